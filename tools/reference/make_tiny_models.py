@@ -73,22 +73,23 @@ Das rote Auto gehört meinem Nachbarn.
 # name -> what it covers (see README.md). "spm": which SentencePiece models feed source/target.
 MODELS = {
     "tiny_swish_shared": dict(
-        seed=11, dtype=torch.float32, spm=("en", "de"), separate_vocabs=False,
+        seed=11, dtype=torch.float32, emb_std=0.5, spm=("en", "de"), separate_vocabs=False,
         cfg=dict(d_model=32, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="swish",
                  scale_embedding=True, tie_word_embeddings=True)),
     "tiny_gelu_separate": dict(
-        seed=22, dtype=torch.float16, spm=("en", "de"), separate_vocabs=True,
+        seed=31, dtype=torch.float16, emb_std=0.5, spm=("en", "de"), separate_vocabs=True,
         cfg=dict(d_model=32, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="gelu",
                  scale_embedding=True, tie_word_embeddings=True)),
     "tiny_relu_odd": dict(
-        seed=33, dtype=torch.bfloat16, spm=("joint", "joint"), separate_vocabs=False,
+        seed=40, dtype=torch.bfloat16, emb_std=3.0, spm=("joint", "joint"), separate_vocabs=False,
         cfg=dict(d_model=36, encoder_attention_heads=3, decoder_attention_heads=3, encoder_layers=1,
                  decoder_layers=3, encoder_ffn_dim=52, decoder_ffn_dim=52, activation_function="relu",
                  scale_embedding=False, tie_word_embeddings=False)),
 }
 
+W_STD, QK_STD, CROSS_STD, LM_HEAD_STD = 0.35, 0.2, 0.05, 0.5
 SPM_VOCAB = {"en": 100, "de": 100, "joint": 140}
 
 
@@ -121,7 +122,7 @@ def marian_vocab(pieces, seed):
     return vocab
 
 
-def randomize(model, pad_id, eos_id, eos_bias, gen):
+def randomize(model, pad_id, eos_id, eos_bias, gen, emb_std, w_std):
     """Large random weights so that output distributions are peaked (no near-ties in the goldens)."""
     def normal(shape, std):
         return torch.randn(shape, generator=gen) * std
@@ -133,10 +134,19 @@ def randomize(model, pad_id, eos_id, eos_bias, gen):
             elif name.endswith("bias"):
                 p.copy_(normal(p.shape, 0.1))
             elif "embed_tokens" in name or "shared" in name or "lm_head" in name:
-                p.copy_(normal(p.shape, 0.5))
+                p.copy_(normal(p.shape, LM_HEAD_STD if "lm_head" in name else emb_std))
                 p[pad_id].zero_()  # the Marian converter appends an all-zero <pad> row
+            elif "q_proj.weight" in name or "k_proj.weight" in name:
+                p.copy_(normal(p.shape, QK_STD))
+            elif "encoder_attn" in name:
+                p.copy_(normal(p.shape, CROSS_STD))
+            elif "fc2.weight" in name:
+                # Zero-mean rows: relu/gelu outputs share a large positive mean, which would otherwise
+                # add the same vector at every step and make the decoder ignore its input.
+                w = normal(p.shape, w_std)
+                p.copy_(w - w.mean(dim=1, keepdim=True))
             else:
-                p.copy_(normal(p.shape, 0.35))
+                p.copy_(normal(p.shape, w_std))
         bias = normal(model.final_logits_bias.shape, 0.5)
         bias[0, pad_id] = 0.0
         bias[0, eos_id] += eos_bias  # makes some hypotheses end before max_length
@@ -177,7 +187,8 @@ def make_model(name, spec, spm_paths, out_root, eos_bias):
         dropout=0.1, architectures=["MarianMTModel"], **spec["cfg"])
     torch.manual_seed(spec["seed"])
     model = MarianMTModel(config).eval()
-    randomize(model, pad_id, eos_id, eos_bias, torch.Generator().manual_seed(spec["seed"]))
+    randomize(model, pad_id, eos_id, eos_bias, torch.Generator().manual_seed(spec["seed"]),
+              spec["emb_std"], W_STD)
     model.to(spec["dtype"]).save_pretrained(out, safe_serialization=True)
     return out
 
