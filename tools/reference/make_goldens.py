@@ -82,10 +82,11 @@ def make_golden(name, data_dir):
     with torch.no_grad():
         logits = m.decode(torch.tensor(forced), enc, mask)
 
-    beams, gaps_b = [], []
+    beams, gaps_b, steps = [], [], []
     for ids in batch_ids:
         trace = []
         nbest = m.beam_search(ids, BEAM["beam_size"], BEAM["length_penalty"], MAX_LENGTH, BEAM["n_best"], trace)
+        steps.append(len(trace))
         gaps_b += beam_gaps(trace, [s for _, s in nbest], m.eos_id, BEAM["beam_size"])
         beams.append([{"ids": o, "score": s, "text": m.tok.decode(o)} for o, s in nbest])
     gaps_g = greedy_gaps(m, batch_ids, greedy)
@@ -93,7 +94,7 @@ def make_golden(name, data_dir):
     natural_eos = sum(len(o) < MAX_LENGTH - 1 for o in greedy)
     print(f"{name}: min greedy gap {min(gaps_g):.4f}, min beam gap {min(gaps_b):.4f}, |logit| max "
           f"{logits.abs().max():.2f}, greedy lengths {[len(o) for o in greedy]} ({natural_eos} end before "
-          f"max_length), unk in sources: {unk_used}")
+          f"max_length), beam lengths {[len(h['ids']) for sent in beams for h in sent]}, beam steps {steps}, unk: {unk_used}")
     ok = min(gaps_g) > MIN_GAP and min(gaps_b) > MIN_GAP and unk_used
     golden = {
         "model": name,

@@ -8,6 +8,7 @@ weights; SentencePiece training is run single-threaded for the same reason.
 import argparse
 import json
 import random
+import tempfile
 from pathlib import Path
 
 import sentencepiece as spm
@@ -73,22 +74,24 @@ Das rote Auto gehört meinem Nachbarn.
 # name -> what it covers (see README.md). "spm": which SentencePiece models feed source/target.
 MODELS = {
     "tiny_swish_shared": dict(
-        seed=11, dtype=torch.float32, emb_std=0.5, spm=("en", "de"), separate_vocabs=False,
+        seed=11, dtype=torch.float32, emb_std=0.5, eos_bias=2.5, spm=("en", "de"), separate_vocabs=False,
         cfg=dict(d_model=32, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="swish",
                  scale_embedding=True, tie_word_embeddings=True)),
     "tiny_gelu_separate": dict(
-        seed=31, dtype=torch.float16, emb_std=0.5, spm=("en", "de"), separate_vocabs=True,
+        seed=31, dtype=torch.float16, emb_std=0.5, eos_bias=4.5, spm=("en", "de"), separate_vocabs=True,
         cfg=dict(d_model=32, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="gelu",
                  scale_embedding=True, tie_word_embeddings=True)),
     "tiny_relu_odd": dict(
-        seed=40, dtype=torch.bfloat16, emb_std=3.0, spm=("joint", "joint"), separate_vocabs=False,
+        seed=40, dtype=torch.bfloat16, emb_std=3.0, eos_bias=1.5, spm=("joint", "joint"), separate_vocabs=False,
         cfg=dict(d_model=36, encoder_attention_heads=3, decoder_attention_heads=3, encoder_layers=1,
                  decoder_layers=3, encoder_ffn_dim=52, decoder_ffn_dim=52, activation_function="relu",
                  scale_embedding=False, tie_word_embeddings=False)),
 }
 
+# Weight scales, found by trial: large enough for peaked outputs, but q/k and cross-attention kept
+# small so that attention mixes and the decoder input (not only the source) drives each step.
 W_STD, QK_STD, CROSS_STD, LM_HEAD_STD = 0.35, 0.2, 0.05, 0.5
 SPM_VOCAB = {"en": 100, "de": 100, "joint": 140}
 
@@ -122,8 +125,10 @@ def marian_vocab(pieces, seed):
     return vocab
 
 
-def randomize(model, pad_id, eos_id, eos_bias, gen, emb_std, w_std):
+def randomize(model, spec, pad_id, eos_id):
     """Large random weights so that output distributions are peaked (no near-ties in the goldens)."""
+    gen = torch.Generator().manual_seed(spec["seed"])
+
     def normal(shape, std):
         return torch.randn(shape, generator=gen) * std
 
@@ -134,7 +139,7 @@ def randomize(model, pad_id, eos_id, eos_bias, gen, emb_std, w_std):
             elif name.endswith("bias"):
                 p.copy_(normal(p.shape, 0.1))
             elif "embed_tokens" in name or "shared" in name or "lm_head" in name:
-                p.copy_(normal(p.shape, LM_HEAD_STD if "lm_head" in name else emb_std))
+                p.copy_(normal(p.shape, LM_HEAD_STD if "lm_head" in name else spec["emb_std"]))
                 p[pad_id].zero_()  # the Marian converter appends an all-zero <pad> row
             elif "q_proj.weight" in name or "k_proj.weight" in name:
                 p.copy_(normal(p.shape, QK_STD))
@@ -143,17 +148,17 @@ def randomize(model, pad_id, eos_id, eos_bias, gen, emb_std, w_std):
             elif "fc2.weight" in name:
                 # Zero-mean rows: relu/gelu outputs share a large positive mean, which would otherwise
                 # add the same vector at every step and make the decoder ignore its input.
-                w = normal(p.shape, w_std)
+                w = normal(p.shape, W_STD)
                 p.copy_(w - w.mean(dim=1, keepdim=True))
             else:
-                p.copy_(normal(p.shape, w_std))
+                p.copy_(normal(p.shape, W_STD))
         bias = normal(model.final_logits_bias.shape, 0.5)
         bias[0, pad_id] = 0.0
-        bias[0, eos_id] += eos_bias  # makes some hypotheses end before max_length
+        bias[0, eos_id] += spec["eos_bias"]  # makes some hypotheses end before max_length
         model.final_logits_bias.copy_(bias)
 
 
-def make_model(name, spec, spm_paths, out_root, eos_bias):
+def make_model(name, spec, spm_paths, out_root):
     out = out_root / name
     out.mkdir(parents=True, exist_ok=True)
     src_lang, tgt_lang = spec["spm"]
@@ -185,10 +190,8 @@ def make_model(name, spec, spm_paths, out_root, eos_bias):
         bos_token_id=0, decoder_start_token_id=pad_id, bad_words_ids=[[pad_id]], max_length=512, num_beams=4,
         normalize_before=False, normalize_embedding=False, static_position_embeddings=True,
         dropout=0.1, architectures=["MarianMTModel"], **spec["cfg"])
-    torch.manual_seed(spec["seed"])
     model = MarianMTModel(config).eval()
-    randomize(model, pad_id, eos_id, eos_bias, torch.Generator().manual_seed(spec["seed"]),
-              spec["emb_std"], W_STD)
+    randomize(model, spec, pad_id, eos_id)
     model.to(spec["dtype"]).save_pretrained(out, safe_serialization=True)
     return out
 
@@ -196,13 +199,11 @@ def make_model(name, spec, spm_paths, out_root, eos_bias):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "data")
-    ap.add_argument("--eos-bias", type=float, default=1.5)
     args = ap.parse_args()
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         spm_paths = {lang: train_spm(lang, Path(tmp)) for lang in SPM_VOCAB}
         for name, spec in MODELS.items():
-            out = make_model(name, spec, spm_paths, args.out, args.eos_bias)
+            out = make_model(name, spec, spm_paths, args.out)
             size = sum(f.stat().st_size for f in out.iterdir())
             print(f"{name}: {size / 1024:.0f} KiB")
 
