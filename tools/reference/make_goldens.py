@@ -54,9 +54,12 @@ def greedy_gaps(m, batch_ids, outputs):
 
 def beam_gaps(trace, nbest_scores, eos_id, num_beams):
     """Score gaps behind each beam decision: which non-EOS candidates survive (the N-th kept one vs the
-    next), whether an EOS candidate ranks in the top N (rank N-1 vs N), and the n-best order."""
-    gaps = []
-    for step in trace:
+    next), whether an EOS candidate ranks in the top N (rank N-1 vs N), the hypothesis-list and
+    stopping tests, and the n-best order."""
+    # An exact 0 is structural, not a near-tie: the best candidate is the EOS hypothesis that was just
+    # added as the worst one, so both sides of the stopping test are the same number.
+    gaps = [g for g in trace["margins"] if g != 0.0]
+    for step in trace["steps"]:
         scores = [s for s, _ in step]
         kept = [r for r, (_, tok) in enumerate(step) if tok != eos_id][:num_beams]
         boundary = [(kept[-1], kept[-1] + 1)]
@@ -84,9 +87,9 @@ def make_golden(name, data_dir):
 
     beams, gaps_b, steps = [], [], []
     for ids in batch_ids:
-        trace = []
+        trace = {"steps": [], "margins": []}
         nbest = m.beam_search(ids, BEAM["beam_size"], BEAM["length_penalty"], MAX_LENGTH, BEAM["n_best"], trace)
-        steps.append(len(trace))
+        steps.append(len(trace["steps"]))
         gaps_b += beam_gaps(trace, [s for _, s in nbest], m.eos_id, BEAM["beam_size"])
         beams.append([{"ids": o, "score": s, "text": m.tok.decode(o)} for o, s in nbest])
     gaps_g = greedy_gaps(m, batch_ids, greedy)

@@ -79,7 +79,7 @@ MODELS = {
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="swish",
                  scale_embedding=True, tie_word_embeddings=True)),
     "tiny_gelu_separate": dict(
-        seed=31, dtype=torch.float16, emb_std=0.5, eos_bias=4.5, spm=("en", "de"), separate_vocabs=True,
+        seed=32, dtype=torch.float16, emb_std=0.5, eos_bias=4.5, spm=("en", "de"), separate_vocabs=True,
         cfg=dict(d_model=32, encoder_attention_heads=4, decoder_attention_heads=4, encoder_layers=2,
                  decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, activation_function="gelu",
                  scale_embedding=True, tie_word_embeddings=True)),

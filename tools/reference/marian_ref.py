@@ -202,7 +202,8 @@ class MarianRef:
     def beam_search(self, src_ids, num_beams=4, length_penalty=1.0, max_length=20, n_best=1, trace=None):
         """One sentence, transformers' BeamSearchScorer with early_stopping=False.
         Returns n_best (ids, score) pairs, best first; ids exclude the start token, include EOS.
-        trace (a list) receives each step's 2*num_beams+1 best (score, token) candidates (near-tie checks)."""
+        trace (a dict) receives, for near-tie checks: "steps", each step's 2*num_beams+1 best (score, token)
+        candidates; "margins", the score differences behind the hypothesis-list and stopping tests."""
         src, mask = self.pad_batch([src_ids])
         enc = self.encode(src, mask).expand(num_beams, -1, -1)
         mask = mask.expand(num_beams, -1)
@@ -217,6 +218,8 @@ class MarianRef:
             # BeamHypotheses.add: score = sum_logprobs / gen_len**lp; keep the num_beams best.
             nonlocal worst
             score = sum_logprobs / gen_len ** length_penalty
+            if trace is not None and len(hyps) >= num_beams:
+                trace["margins"].append(abs(score - worst))
             if len(hyps) < num_beams or score > worst:
                 hyps.append((score, ids, ended))
                 if len(hyps) > num_beams:
@@ -234,7 +237,7 @@ class MarianRef:
             V = cand.shape[1]
             if trace is not None:
                 top = cand.view(-1).topk(2 * num_beams + 1)
-                trace.append([(s, i % V) for s, i in zip(top.values.tolist(), top.indices.tolist())])
+                trace["steps"].append([(s, i % V) for s, i in zip(top.values.tolist(), top.indices.tolist())])
             top_scores, top_idx = cand.view(-1).topk(2 * num_beams)  # sorted, best first
             next_beams = []  # (score, source beam, token)
             for rank, (s, idx) in enumerate(zip(top_scores.tolist(), top_idx.tolist())):
@@ -246,8 +249,12 @@ class MarianRef:
                     next_beams.append((s, beam, token))
                 if len(next_beams) == num_beams:
                     break
-            # Not exact "can't improve" test: best raw candidate score normalised by the current length.
-            done = len(hyps) >= num_beams and worst >= top_scores[0].item() / cur_len ** length_penalty
+            # early_stopping=False heuristic: done once the best candidate of this step, normalised by the
+            # current length, cannot beat the worst kept hypothesis (not an exact bound).
+            margin = worst - top_scores[0].item() / cur_len ** length_penalty
+            done = len(hyps) >= num_beams and margin >= 0
+            if trace is not None and len(hyps) >= num_beams:
+                trace["margins"].append(abs(margin))
             beam_scores = torch.tensor([s for s, _, _ in next_beams], dtype=self.dtype)
             seqs = torch.cat([seqs[[b for _, b, _ in next_beams]],
                               torch.tensor([[t] for _, _, t in next_beams])], 1)
