@@ -7,8 +7,8 @@ weights; SentencePiece training is run single-threaded for the same reason.
 """
 import argparse
 import json
+import io
 import random
-import tempfile
 from pathlib import Path
 
 import sentencepiece as spm
@@ -96,20 +96,20 @@ W_STD, QK_STD, CROSS_STD, LM_HEAD_STD = 0.35, 0.2, 0.05, 0.5
 SPM_VOCAB = {"en": 100, "de": 100, "joint": 140}
 
 
-def train_spm(lang, workdir):
+def train_spm(lang):
+    """Returns the serialized model. Trained from memory so that no temp path ends up in the file."""
     text = {"en": EN, "de": DE, "joint": EN + DE}[lang]
-    src = workdir / f"{lang}.txt"
-    src.write_text(text, encoding="utf-8")
+    model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        input=str(src), model_prefix=str(workdir / lang), vocab_size=SPM_VOCAB[lang],
+        sentence_iterator=iter(text.splitlines()), model_writer=model, vocab_size=SPM_VOCAB[lang],
         character_coverage=1.0, model_type="unigram", num_threads=1,
         normalization_rule_name="identity",  # no NFKC charsmap: keeps each .spm a few KiB
         minloglevel=2)
-    return workdir / f"{lang}.model"
+    return model.getvalue()
 
 
-def spm_pieces(model_path):
-    sp = spm.SentencePieceProcessor(model_file=str(model_path))
+def spm_pieces(model_bytes):
+    sp = spm.SentencePieceProcessor(model_proto=model_bytes)
     return [sp.id_to_piece(i) for i in range(sp.get_piece_size())
             if not (sp.is_control(i) or sp.is_unknown(i))]
 
@@ -158,23 +158,23 @@ def randomize(model, spec, pad_id, eos_id):
         model.final_logits_bias.copy_(bias)
 
 
-def make_model(name, spec, spm_paths, out_root):
+def make_model(name, spec, spm_models, out_root):
     out = out_root / name
     out.mkdir(parents=True, exist_ok=True)
     src_lang, tgt_lang = spec["spm"]
-    (out / "source.spm").write_bytes(spm_paths[src_lang].read_bytes())
-    (out / "target.spm").write_bytes(spm_paths[tgt_lang].read_bytes())
+    (out / "source.spm").write_bytes(spm_models[src_lang])
+    (out / "target.spm").write_bytes(spm_models[tgt_lang])
     if spec["separate_vocabs"]:
-        src_vocab = marian_vocab(spm_pieces(spm_paths[src_lang]), spec["seed"])
-        tgt_vocab = marian_vocab(spm_pieces(spm_paths[tgt_lang]), spec["seed"] + 1)
+        src_vocab = marian_vocab(spm_pieces(spm_models[src_lang]), spec["seed"])
+        tgt_vocab = marian_vocab(spm_pieces(spm_models[tgt_lang]), spec["seed"] + 1)
         # transformers' MarianModel builds both embeddings with vocab_size rows (and the converter
         # requires equal sizes), so source and target vocabularies must have the same size.
         assert len(src_vocab) == len(tgt_vocab), (len(src_vocab), len(tgt_vocab))
         (out / "target_vocab.json").write_text(json.dumps(tgt_vocab, ensure_ascii=False, indent=1))
     else:
-        pieces = spm_pieces(spm_paths[src_lang])
+        pieces = spm_pieces(spm_models[src_lang])
         if tgt_lang != src_lang:
-            pieces += spm_pieces(spm_paths[tgt_lang])
+            pieces += spm_pieces(spm_models[tgt_lang])
         src_vocab = marian_vocab(pieces, spec["seed"])
     (out / "vocab.json").write_text(json.dumps(src_vocab, ensure_ascii=False, indent=1))
     (out / "tokenizer_config.json").write_text(json.dumps(
@@ -200,12 +200,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "data")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        spm_paths = {lang: train_spm(lang, Path(tmp)) for lang in SPM_VOCAB}
-        for name, spec in MODELS.items():
-            out = make_model(name, spec, spm_paths, args.out)
-            size = sum(f.stat().st_size for f in out.iterdir())
-            print(f"{name}: {size / 1024:.0f} KiB")
+    spm_models = {lang: train_spm(lang) for lang in SPM_VOCAB}
+    for name, spec in MODELS.items():
+        out = make_model(name, spec, spm_models, args.out)
+        size = sum(f.stat().st_size for f in out.iterdir())
+        print(f"{name}: {size / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
