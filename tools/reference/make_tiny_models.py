@@ -2,12 +2,12 @@
 """Writes small random Marian models (Hugging Face layout) into tests/data/<name>/.
 
 Each model: config.json, generation_config.json, model.safetensors, vocab.json (+ target_vocab.json),
-source.spm, target.spm, tokenizer_config.json. Everything is seeded, so re-running gives the same
-weights; SentencePiece training is run single-threaded for the same reason.
+source.spm, target.spm, tokenizer_config.json. Everything is seeded and SentencePiece is trained
+single-threaded from the built-in text, so re-running gives byte-identical files.
 """
 import argparse
-import json
 import io
+import json
 import random
 from pathlib import Path
 
