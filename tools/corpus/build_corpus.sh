@@ -41,6 +41,7 @@ mkdir -p "$(dirname "$manifest")"
 cp "$tmp/manifest" "$manifest"
 
 "$python" "$here/build_corpus.py" --mo-dir "$data/mo" --out-dir "$data/corpus"
-# The held-out test set is small and is committed so other programs can be scored on it.
+# The held-out test set and per-catalog counts are small and committed (other programs are scored on it).
 mkdir -p "$repo/models/en-de/testset"
 cp "$data/corpus/test.en" "$data/corpus/test.de" "$repo/models/en-de/testset/"
+cp "$data/corpus/stats.tsv" "$repo/models/en-de/corpus_stats.tsv"

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Average the last training checkpoints and export a Hugging Face Marian model directory.
+
+Writes config.json, generation_config.json, model.safetensors (fp16, tied embeddings stored once),
+plus the tokenizer files from prepare.py, then checks that MarianMTModel/MarianTokenizer load the
+directory offline and translate exactly like the in-memory fp16 model.
+"""
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch  # noqa: E402
+from transformers import MarianConfig, MarianMTModel, MarianTokenizer  # noqa: E402
+
+TOKENIZER_FILES = ("source.spm", "target.spm", "vocab.json", "tokenizer_config.json", "special_tokens_map.json")
+CHECK_SENTENCES = ["Could not open file %s", "Save the document before closing?", "Downloading packages"]
+
+
+def average(paths):
+    states = [torch.load(p, map_location="cpu") for p in paths]
+    avg = {}
+    for k, v in states[0]["model"].items():
+        avg[k] = sum(s["model"][k].double() for s in states).div(len(states)).to(v.dtype) if v.is_floating_point() else v
+    return avg, states[-1]["config"]
+
+
+def translate(model, tok, lines):
+    batch = tok(lines, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        out = model.generate(**batch, num_beams=4, max_new_tokens=256)
+    return tok.batch_decode(out, skip_special_tokens=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--ckpt-dir", required=True)
+    ap.add_argument("--last", type=int, default=4, help="number of most recent checkpoints to average")
+    ap.add_argument("--tok-dir", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    ckpts = sorted(Path(args.ckpt_dir).glob("step*.pt"), key=lambda p: int(p.stem[4:]))[-args.last:]
+    print("averaging", *[p.name for p in ckpts])
+    state, config = average(ckpts)
+    model = MarianMTModel(MarianConfig(**config))
+    model.load_state_dict(state)
+    model.eval().half()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy(Path(args.tok_dir) / f, out / f)
+
+    tok = MarianTokenizer.from_pretrained(out)
+    reloaded = MarianMTModel.from_pretrained(out).eval()  # loads as fp32
+    model.float()  # same fp16-rounded weights, compared in fp32
+    expected, got = translate(model, tok, CHECK_SENTENCES), translate(reloaded, tok, CHECK_SENTENCES)
+    assert expected == got, (expected, got)
+    for s, t in zip(CHECK_SENTENCES, got):
+        print(f"{s} -> {t}")
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(f"exported to {out}: {size / 1e6:.1f} MB in its top-level files")
+
+
+if __name__ == "__main__":
+    main()
