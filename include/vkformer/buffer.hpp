@@ -1,0 +1,58 @@
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <vulkan/vulkan.hpp>
+
+namespace vkformer {
+
+class Context;
+
+// A storage buffer. On unified-memory devices (CPU drivers, integrated GPUs) it is host-visible and
+// written directly; elsewhere uploads and downloads go through a staging buffer.
+// `host_visible` forces a host-visible buffer (small per-step inputs and outputs read every step).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible = false);
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  vk::Buffer handle() const { return buffer_; }
+  uint64_t bytes() const { return bytes_; }
+  const std::string& name() const { return name_; }
+  bool mapped() const { return mapped_ != nullptr; }
+
+  void upload(const void* data, uint64_t bytes, uint64_t offset = 0);
+  void download(void* data, uint64_t bytes, uint64_t offset = 0) const;
+  void fill_zero();
+
+  template <typename T>
+  void upload(std::span<const T> values, uint64_t first = 0) {
+    upload(values.data(), values.size_bytes(), first * sizeof(T));
+  }
+  template <typename T>
+  std::vector<T> download(uint64_t count, uint64_t first = 0) const {
+    std::vector<T> values(count);
+    download(values.data(), count * sizeof(T), first * sizeof(T));
+    return values;
+  }
+
+ private:
+  void release();
+  void copy(vk::Buffer from, vk::Buffer to, uint64_t bytes, uint64_t src_offset, uint64_t dst_offset) const;
+
+  Context* context_ = nullptr;
+  vk::Buffer buffer_;
+  vk::DeviceMemory memory_;
+  uint64_t bytes_ = 0;
+  void* mapped_ = nullptr;
+  std::string name_;
+};
+
+}  // namespace vkformer

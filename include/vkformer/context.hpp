@@ -1,0 +1,102 @@
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <vulkan/vulkan.hpp>
+
+#include "vkformer/device_info.hpp"
+#include "vkformer/kernel.hpp"
+#include "vkformer/tuning.hpp"
+
+namespace vkformer {
+
+struct ContextOptions {
+  std::string device;           // index or name substring; empty: VKFORMER_DEVICE, then the best device
+  std::string tuning;           // tuning table entry; empty: VKFORMER_TUNING, then chosen from the device
+  bool validation = false;      // also on when VKFORMER_VALIDATION=1
+  bool pipeline_cache = true;   // persisted under $XDG_CACHE_HOME/vkformer (or VKFORMER_CACHE_DIR)
+};
+
+// Creates the loader's instance alone, for listing devices without opening one.
+class Instance {
+ public:
+  explicit Instance(bool validation = false);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  vk::Instance handle() const { return instance_; }
+  bool validation() const { return validation_; }
+  bool debug_utils() const { return debug_utils_; }
+  // Validation messages of severity warning or error seen so far (each is also printed to stderr).
+  uint32_t validation_messages() const { return messages_.load(); }
+
+ private:
+  vk::Instance instance_;
+  vk::DebugUtilsMessengerEXT messenger_;
+  bool validation_ = false;
+  bool debug_utils_ = false;
+  std::atomic<uint32_t> messages_{0};
+  friend struct InstanceCallbacks;
+};
+
+// One logical device with one compute queue: owns kernels (pipelines), the pipeline cache and the
+// command pool. Not thread-safe: one host thread drives a Context.
+class Context {
+ public:
+  explicit Context(const ContextOptions& options = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  vk::Device device() const { return device_; }
+  vk::Queue queue() const { return queue_; }
+  uint32_t queue_family() const { return queue_family_; }
+  vk::CommandPool command_pool() const { return command_pool_; }
+  const DeviceInfo& info() const { return info_; }
+  const Tuning& tuning() const { return tuning_; }
+  const vk::PhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
+  Instance& instance() { return *instance_; }
+  bool debug_utils() const { return instance_->debug_utils(); }
+  uint32_t validation_messages() const { return instance_->validation_messages(); }
+
+  // A compute pipeline for `spec`, created once and kept for the Context's lifetime.
+  const Kernel& kernel(const KernelSpec& spec);
+
+  // Submits command buffers in one vkQueueSubmit and waits for them.
+  void submit_and_wait(const std::vector<vk::CommandBuffer>& command_buffers);
+
+  // Names a Vulkan object for debuggers (RenderDoc, Nsight, RGP) when VK_EXT_debug_utils is present.
+  template <typename Handle>
+  void set_name(Handle handle, const std::string& name) const {
+    set_object_name(Handle::objectType, reinterpret_cast<uint64_t>(static_cast<typename Handle::CType>(handle)),
+                    name);
+  }
+
+  void save_pipeline_cache() const;
+
+ private:
+  void set_object_name(vk::ObjectType type, uint64_t handle, const std::string& name) const;
+  void load_pipeline_cache(bool enabled);
+
+  std::unique_ptr<Instance> instance_;
+  vk::PhysicalDevice physical_;
+  DeviceInfo info_;
+  Tuning tuning_;
+  vk::PhysicalDeviceMemoryProperties memory_properties_;
+  vk::Device device_;
+  vk::Queue queue_;
+  uint32_t queue_family_ = 0;
+  vk::CommandPool command_pool_;
+  vk::Fence fence_;
+  vk::PipelineCache pipeline_cache_;
+  std::filesystem::path pipeline_cache_path_;
+  std::map<std::string, std::unique_ptr<Kernel>, std::less<>> kernels_;
+};
+
+}  // namespace vkformer

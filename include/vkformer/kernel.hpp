@@ -1,0 +1,29 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <vulkan/vulkan.hpp>
+
+namespace vkformer {
+
+// Which embedded shader to build and how: every binding is a storage buffer; specialization constants
+// are 32-bit values with ids 0, 1, 2, ... in order.
+struct KernelSpec {
+  std::string shader;
+  uint32_t bindings = 0;
+  uint32_t push_constant_bytes = 0;
+  std::vector<uint32_t> specialization;
+
+  std::string key() const;
+};
+
+// A compute pipeline with its layouts.
+struct Kernel {
+  KernelSpec spec;
+  vk::DescriptorSetLayout set_layout;
+  vk::PipelineLayout layout;
+  vk::Pipeline pipeline;
+};
+
+}  // namespace vkformer

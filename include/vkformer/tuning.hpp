@@ -1,0 +1,29 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vkformer/device_info.hpp"
+
+namespace vkformer {
+
+// Workgroup shapes per vendor, passed to shaders as specialization constants. No entry assumes a
+// subgroup size; every entry must pass conformance on every device (the suite runs all of them).
+struct Tuning {
+  std::string name;
+  // General matmul: each invocation computes a tm x tn block of C; workgroups of wg_x * wg_y invocations.
+  // tiled = true stages A and B through shared memory in k-slices of `tile_k` (GPUs); false reads
+  // straight from the buffers with vec4 loads (CPU drivers, where shared memory is slow).
+  bool matmul_tiled = false;
+  uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16;
+  // Matmul with few rows (M <= 8, decoder steps): one invocation per output column.
+  uint32_t gemv_wg = 64;
+  // Row-wise reductions (softmax, layer norm, argmax, top-k, attention): invocations per row.
+  uint32_t reduce_wg = 64;
+};
+
+const std::vector<Tuning>& tuning_table();
+// `name` (or VKFORMER_TUNING when empty) picks an entry; otherwise it is chosen from the vendor/type.
+const Tuning& choose_tuning(const DeviceInfo& device, const std::string& name);
+
+}  // namespace vkformer

@@ -1,0 +1,14 @@
+#include "cases.hpp"
+
+namespace vkformer::conformance {
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (auto* group : {&elementwise_cases}) {
+    auto more = group();
+    cases.insert(cases.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  return cases;
+}
+
+}  // namespace vkformer::conformance

@@ -1,0 +1,75 @@
+#include "check.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace vkformer::conformance {
+
+std::vector<float> random_values(size_t count, uint32_t seed, float scale) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> uniform(-scale, scale);
+  std::vector<float> values(count);
+  for (auto& value : values) value = uniform(generator);
+  return values;
+}
+
+Buffer guarded_buffer(Context& context, const std::vector<float>& values, const std::string& name) {
+  std::vector<float> padded(values.size() + 2 * kGuard, kSentinel);
+  std::copy(values.begin(), values.end(), padded.begin() + kGuard);
+  Buffer buffer(context, padded.size() * sizeof(float), name);
+  buffer.upload(std::span<const float>(padded));
+  return buffer;
+}
+
+Buffer guarded_output(Context& context, size_t count, const std::string& name) {
+  return guarded_buffer(context, std::vector<float>(count, kSentinel), name);
+}
+
+Comparison compare(const std::vector<float>& device, const std::vector<double>& reference) {
+  Comparison result;
+  double error_energy = 0, reference_energy = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    const double d = device[i], r = reference[i];
+    if (!std::isfinite(d)) {
+      ++result.non_finite;
+      continue;
+    }
+    const double error = std::abs(d - r);
+    result.max_abs = std::max(result.max_abs, error);
+    result.max_rel = std::max(result.max_rel, error / std::max(std::abs(r), 1.0));
+    error_energy += error * error;
+    reference_energy += r * r;
+  }
+  // Floor the energy at 1 per element, as max_rel does, so near-zero references do not inflate it.
+  result.nmse = error_energy / std::max(reference_energy, double(reference.size()));
+  return result;
+}
+
+Comparison compare_guarded(const Buffer& buffer, const std::vector<double>& reference) {
+  const auto all = buffer.download<float>(reference.size() + 2 * kGuard);
+  std::vector<float> body(all.begin() + kGuard, all.begin() + kGuard + long(reference.size()));
+  Comparison result = compare(body, reference);
+  for (uint32_t i = 0; i < kGuard; ++i) {
+    result.sentinel_damage += all[i] != kSentinel;
+    result.sentinel_damage += all[kGuard + reference.size() + i] != kSentinel;
+  }
+  return result;
+}
+
+Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,
+              const Sequence& sequence) {
+  Result result{.op = std::move(op), .shape = std::move(shape), .comparison = comparison};
+  result.passed = comparison.non_finite == 0 && comparison.sentinel_damage == 0 &&
+                  comparison.max_rel <= tolerance.max_rel && comparison.nmse <= tolerance.nmse;
+  if (comparison.non_finite) result.note += fmt::format("{} NaN/Inf; ", comparison.non_finite);
+  if (comparison.sentinel_damage) result.note += fmt::format("{} guard elements overwritten; ", comparison.sentinel_damage);
+  if (comparison.max_rel > tolerance.max_rel) result.note += fmt::format("max rel > {:g}; ", tolerance.max_rel);
+  if (comparison.nmse > tolerance.nmse) result.note += fmt::format("nmse > {:g}; ", tolerance.nmse);
+  const auto times = sequence.dispatch_times_ms();
+  result.milliseconds = std::accumulate(times.begin(), times.end(), 0.0);
+  return result;
+}
+
+}  // namespace vkformer::conformance

@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the per-op conformance cases: deterministic inputs, guarded output buffers, and
+// comparison against the fp64 reference.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "vkformer/buffer.hpp"
+#include "vkformer/conformance/conformance.hpp"
+#include "vkformer/sequence.hpp"
+
+namespace vkformer::conformance {
+
+// Elements of guard before and after every output, filled with kSentinel; a shader writing out of bounds
+// changes them.
+inline constexpr uint32_t kGuard = 64;
+inline constexpr float kSentinel = -7.7777e33f;
+
+std::vector<float> random_values(size_t count, uint32_t seed, float scale = 1.0f);
+
+// A buffer holding `values` (input) at offset kGuard, with guards filled with kSentinel.
+Buffer guarded_buffer(Context& context, const std::vector<float>& values, const std::string& name);
+Buffer guarded_output(Context& context, size_t count, const std::string& name);
+
+// Reads count elements after the guard and compares with the reference; also checks the guards.
+Comparison compare_guarded(const Buffer& buffer, const std::vector<double>& reference);
+Comparison compare(const std::vector<float>& device, const std::vector<double>& reference);
+
+Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,
+              const Sequence& sequence);
+
+// Records the sequence through `record`, runs it once to warm up and once to measure.
+template <typename Record>
+void run_once(Context& context, Sequence& sequence, Record record) {
+  sequence.begin();
+  record(sequence);
+  sequence.end();
+  context.submit_and_wait({sequence.command_buffer()});
+}
+
+}  // namespace vkformer::conformance

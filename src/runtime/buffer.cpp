@@ -1,0 +1,161 @@
+#include "vkformer/buffer.hpp"
+
+#include <cstring>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "vkformer/context.hpp"
+#include "vkformer/error.hpp"
+
+namespace vkformer {
+
+static std::optional<uint32_t> find_memory_type(const vk::PhysicalDeviceMemoryProperties& memory, uint32_t allowed,
+                                                vk::MemoryPropertyFlags wanted) {
+  for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+    if ((allowed & (1u << i)) && (memory.memoryTypes[i].propertyFlags & wanted) == wanted) return i;
+  }
+  return std::nullopt;
+}
+
+static double mib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
+
+Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible)
+    : context_(&context), bytes_(bytes), name_(name) {
+  const auto& info = context.info();
+  if (bytes == 0) throw Error(fmt::format("buffer '{}' has size 0", name));
+  // Real GPUs reject storage buffers past maxStorageBufferRange even where CPU drivers do not: check here.
+  if (bytes > info.max_storage_buffer_range) {
+    throw Error(fmt::format("buffer '{}' needs {:.1f} MiB but '{}' allows at most {:.1f} MiB per storage buffer",
+                            name, mib(bytes), info.name, mib(info.max_storage_buffer_range)));
+  }
+  if (info.max_allocation_size && bytes > info.max_allocation_size) {
+    throw Error(fmt::format("buffer '{}' needs {:.1f} MiB but '{}' allows at most {:.1f} MiB per allocation", name,
+                            mib(bytes), info.name, mib(info.max_allocation_size)));
+  }
+  auto device = context.device();
+  buffer_ = device.createBuffer({.size = bytes,
+                                 .usage = vk::BufferUsageFlagBits::eStorageBuffer |
+                                          vk::BufferUsageFlagBits::eTransferSrc |
+                                          vk::BufferUsageFlagBits::eTransferDst,
+                                 .sharingMode = vk::SharingMode::eExclusive});
+  const auto requirements = device.getBufferMemoryRequirements(buffer_);
+  using F = vk::MemoryPropertyFlagBits;
+  const auto& memory = context.memory_properties();
+  const bool mappable = host_visible || info.unified_memory;
+  std::optional<uint32_t> type;
+  if (mappable) {
+    if (info.unified_memory) type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal | F::eHostVisible | F::eHostCoherent);
+    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent | F::eHostCached);
+    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent);
+  } else {
+    type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal);
+    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, {});
+  }
+  if (!type) {
+    device.destroyBuffer(buffer_);
+    throw Error(fmt::format("no suitable memory type for buffer '{}' on '{}'", name, info.name));
+  }
+  try {
+    memory_ = device.allocateMemory({.allocationSize = requirements.size, .memoryTypeIndex = *type});
+  } catch (const vk::SystemError&) {
+    device.destroyBuffer(buffer_);
+    throw Error(fmt::format("out of device memory: cannot allocate {:.1f} MiB for '{}' on '{}'", mib(bytes), name,
+                            info.name));
+  }
+  device.bindBufferMemory(buffer_, memory_, 0);
+  if (mappable) mapped_ = device.mapMemory(memory_, 0, VK_WHOLE_SIZE);
+  context.set_name(buffer_, name);
+}
+
+Buffer::~Buffer() { release(); }
+
+Buffer::Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    context_ = std::exchange(other.context_, nullptr);
+    buffer_ = std::exchange(other.buffer_, {});
+    memory_ = std::exchange(other.memory_, {});
+    bytes_ = std::exchange(other.bytes_, 0);
+    mapped_ = std::exchange(other.mapped_, nullptr);
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+void Buffer::release() {
+  if (!context_) return;
+  auto device = context_->device();
+  if (mapped_) device.unmapMemory(memory_);
+  if (buffer_) device.destroyBuffer(buffer_);
+  if (memory_) device.freeMemory(memory_);
+  context_ = nullptr;
+  mapped_ = nullptr;
+}
+
+static void check_range(const Buffer& buffer, uint64_t bytes, uint64_t offset) {
+  if (offset + bytes > buffer.bytes()) {
+    throw Error(fmt::format("access of {} bytes at offset {} is outside buffer '{}' ({} bytes)", bytes, offset,
+                            buffer.name(), buffer.bytes()));
+  }
+}
+
+void Buffer::upload(const void* data, uint64_t bytes, uint64_t offset) {
+  check_range(*this, bytes, offset);
+  if (bytes == 0) return;
+  if (mapped_) {
+    std::memcpy(static_cast<char*>(mapped_) + offset, data, bytes);
+    return;
+  }
+  Buffer staging(*context_, bytes, name_ + " (upload)", true);
+  staging.upload(data, bytes);
+  copy(staging.handle(), buffer_, bytes, 0, offset);
+}
+
+void Buffer::download(void* data, uint64_t bytes, uint64_t offset) const {
+  check_range(*this, bytes, offset);
+  if (bytes == 0) return;
+  if (mapped_) {
+    std::memcpy(data, static_cast<const char*>(mapped_) + offset, bytes);
+    return;
+  }
+  Buffer staging(*context_, bytes, name_ + " (download)", true);
+  copy(buffer_, staging.handle(), bytes, offset, 0);
+  staging.download(data, bytes);
+}
+
+void Buffer::fill_zero() {
+  if (mapped_) {
+    std::memset(mapped_, 0, bytes_);
+    return;
+  }
+  std::vector<char> zeros(bytes_, 0);
+  upload(zeros.data(), bytes_);
+}
+
+void Buffer::copy(vk::Buffer from, vk::Buffer to, uint64_t bytes, uint64_t src_offset, uint64_t dst_offset) const {
+  auto device = context_->device();
+  auto command = device.allocateCommandBuffers({.commandPool = context_->command_pool(),
+                                                .level = vk::CommandBufferLevel::ePrimary,
+                                                .commandBufferCount = 1})[0];
+  command.begin({.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+  // Order the copy after earlier dispatches and make its result visible to later ones and to the host.
+  vk::MemoryBarrier before{.srcAccessMask = vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eHostWrite,
+                           .dstAccessMask = vk::AccessFlagBits::eTransferRead | vk::AccessFlagBits::eTransferWrite};
+  command.pipelineBarrier(vk::PipelineStageFlagBits::eComputeShader | vk::PipelineStageFlagBits::eHost,
+                          vk::PipelineStageFlagBits::eTransfer, {}, before, {}, {});
+  command.copyBuffer(from, to, vk::BufferCopy{.srcOffset = src_offset, .dstOffset = dst_offset, .size = bytes});
+  vk::MemoryBarrier after{.srcAccessMask = vk::AccessFlagBits::eTransferWrite,
+                          .dstAccessMask = vk::AccessFlagBits::eShaderRead | vk::AccessFlagBits::eShaderWrite |
+                                           vk::AccessFlagBits::eHostRead};
+  command.pipelineBarrier(vk::PipelineStageFlagBits::eTransfer,
+                          vk::PipelineStageFlagBits::eComputeShader | vk::PipelineStageFlagBits::eHost, {}, after,
+                          {}, {});
+  command.end();
+  context_->submit_and_wait({command});
+  device.freeCommandBuffers(context_->command_pool(), command);
+}
+
+}  // namespace vkformer

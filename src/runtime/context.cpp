@@ -1,0 +1,144 @@
+#include "vkformer/context.hpp"
+
+#include <fmt/format.h>
+
+#include "vkformer/error.hpp"
+#include "shaders.hpp"
+
+namespace vkformer {
+
+static uint32_t choose_queue_family(vk::PhysicalDevice physical) {
+  const auto families = physical.getQueueFamilyProperties();
+  std::optional<uint32_t> any_compute;
+  for (uint32_t i = 0; i < families.size(); ++i) {
+    const auto flags = families[i].queueFlags;
+    if (!(flags & vk::QueueFlagBits::eCompute)) continue;
+    // A compute-only family runs beside graphics work instead of queueing behind it.
+    if (!(flags & vk::QueueFlagBits::eGraphics)) return i;
+    if (!any_compute) any_compute = i;
+  }
+  if (!any_compute) throw Error("the chosen Vulkan device has no compute queue");
+  return *any_compute;
+}
+
+Context::Context(const ContextOptions& options)
+    : instance_(std::make_unique<Instance>(options.validation)) {
+  const auto devices = describe_devices(instance_->handle());
+  const uint32_t index = choose_device(devices, options.device);
+  info_ = devices[index];
+  if (info_.api_version < VK_API_VERSION_1_1) {
+    throw Error(fmt::format("device '{}' supports Vulkan {} but vkformer needs 1.1 or newer", info_.name,
+                            info_.api_version_string()));
+  }
+  physical_ = instance_->handle().enumeratePhysicalDevices()[index];
+  tuning_ = choose_tuning(info_, options.tuning);
+  memory_properties_ = physical_.getMemoryProperties();
+  queue_family_ = choose_queue_family(physical_);
+  info_.timestamp_valid_bits = physical_.getQueueFamilyProperties()[queue_family_].timestampValidBits;
+
+  const float priority = 1.0f;
+  vk::DeviceQueueCreateInfo queue_info{.queueFamilyIndex = queue_family_, .queueCount = 1,
+                                       .pQueuePriorities = &priority};
+  vk::PhysicalDeviceVulkan11Features features11{.storageBuffer16BitAccess = info_.storage_buffer_16bit};
+  vk::PhysicalDeviceVulkan12Features features12{.pNext = &features11, .shaderFloat16 = info_.shader_float16};
+  vk::PhysicalDeviceFeatures2 features{.pNext = &features12};
+  const bool has_12 = info_.api_version >= VK_API_VERSION_1_2;
+  try {
+    device_ = physical_.createDevice({.pNext = has_12 ? &features : nullptr,
+                                      .queueCreateInfoCount = 1,
+                                      .pQueueCreateInfos = &queue_info});
+  } catch (const vk::SystemError& e) {
+    throw Error(fmt::format("cannot open Vulkan device '{}': {}", info_.name, e.what()));
+  }
+  VULKAN_HPP_DEFAULT_DISPATCHER.init(device_);
+  queue_ = device_.getQueue(queue_family_, 0);
+  command_pool_ = device_.createCommandPool(
+      {.flags = vk::CommandPoolCreateFlagBits::eResetCommandBuffer, .queueFamilyIndex = queue_family_});
+  fence_ = device_.createFence({});
+  load_pipeline_cache(options.pipeline_cache);
+}
+
+Context::~Context() {
+  if (!device_) return;
+  device_.waitIdle();
+  save_pipeline_cache();
+  for (auto& [key, kernel] : kernels_) {
+    device_.destroyPipeline(kernel->pipeline);
+    device_.destroyPipelineLayout(kernel->layout);
+    device_.destroyDescriptorSetLayout(kernel->set_layout);
+  }
+  device_.destroyPipelineCache(pipeline_cache_);
+  device_.destroyFence(fence_);
+  device_.destroyCommandPool(command_pool_);
+  device_.destroy();
+}
+
+const Kernel& Context::kernel(const KernelSpec& spec) {
+  const std::string key = spec.key();
+  if (auto found = kernels_.find(key); found != kernels_.end()) return *found->second;
+
+  const auto words = shaders::find(spec.shader);
+  auto kernel = std::make_unique<Kernel>();
+  kernel->spec = spec;
+  std::vector<vk::DescriptorSetLayoutBinding> bindings;
+  for (uint32_t i = 0; i < spec.bindings; ++i) {
+    bindings.push_back({.binding = i, .descriptorType = vk::DescriptorType::eStorageBuffer,
+                        .descriptorCount = 1, .stageFlags = vk::ShaderStageFlagBits::eCompute});
+  }
+  kernel->set_layout = device_.createDescriptorSetLayout(
+      {.bindingCount = uint32_t(bindings.size()), .pBindings = bindings.data()});
+  vk::PushConstantRange push{.stageFlags = vk::ShaderStageFlagBits::eCompute, .offset = 0,
+                             .size = spec.push_constant_bytes};
+  kernel->layout = device_.createPipelineLayout({.setLayoutCount = 1, .pSetLayouts = &kernel->set_layout,
+                                                 .pushConstantRangeCount = spec.push_constant_bytes ? 1u : 0u,
+                                                 .pPushConstantRanges = &push});
+  vk::ShaderModule module = device_.createShaderModule({.codeSize = words.size_bytes(), .pCode = words.data()});
+  std::vector<vk::SpecializationMapEntry> entries;
+  for (uint32_t i = 0; i < spec.specialization.size(); ++i) {
+    entries.push_back({.constantID = i, .offset = i * 4u, .size = 4});
+  }
+  vk::SpecializationInfo specialization{.mapEntryCount = uint32_t(entries.size()), .pMapEntries = entries.data(),
+                                        .dataSize = spec.specialization.size() * 4,
+                                        .pData = spec.specialization.data()};
+  vk::ComputePipelineCreateInfo create{
+      .stage = {.stage = vk::ShaderStageFlagBits::eCompute, .module = module, .pName = "main",
+                .pSpecializationInfo = &specialization},
+      .layout = kernel->layout};
+  auto result = device_.createComputePipeline(pipeline_cache_, create);
+  device_.destroyShaderModule(module);
+  if (result.result != vk::Result::eSuccess) {
+    throw Error(fmt::format("cannot create pipeline for shader '{}': {}", spec.shader, vk::to_string(result.result)));
+  }
+  kernel->pipeline = result.value;
+  set_name(kernel->pipeline, key);
+  return *kernels_.emplace(key, std::move(kernel)).first->second;
+}
+
+void Context::submit_and_wait(const std::vector<vk::CommandBuffer>& command_buffers) {
+  vk::SubmitInfo submit{.commandBufferCount = uint32_t(command_buffers.size()),
+                        .pCommandBuffers = command_buffers.data()};
+  try {
+    queue_.submit(submit, fence_);
+    if (device_.waitForFences(fence_, VK_TRUE, UINT64_MAX) != vk::Result::eSuccess) {
+      throw Error("waiting for the Vulkan device timed out");
+    }
+  } catch (const vk::DeviceLostError&) {
+    throw Error(fmt::format("the Vulkan device '{}' was lost (driver crash or timeout)", info_.name));
+  } catch (const vk::OutOfDeviceMemoryError&) {
+    throw Error(fmt::format("out of device memory on '{}' while running a submit", info_.name));
+  }
+  device_.resetFences(fence_);
+}
+
+void Context::set_object_name(vk::ObjectType type, uint64_t handle, const std::string& name) const {
+  if (!debug_utils()) return;
+  device_.setDebugUtilsObjectNameEXT({.objectType = type, .objectHandle = handle, .pObjectName = name.c_str()});
+}
+
+std::string KernelSpec::key() const {
+  std::string key = shader;
+  for (uint32_t value : specialization) key += fmt::format(".{}", value);
+  return key;
+}
+
+}  // namespace vkformer

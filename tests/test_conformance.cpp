@@ -1,0 +1,24 @@
+// Runs every shader conformance case (fp64 CPU reference) under every tuning configuration.
+#include <fmt/format.h>
+
+#include "test_context.hpp"
+#include "vkformer/conformance/conformance.hpp"
+#include "vkformer/tuning.hpp"
+
+using namespace vkformer;
+
+TEST_CASE("every shader matches its fp64 reference under every tuning", "[conformance]") {
+  const auto cases = conformance::all_cases();
+  REQUIRE(!cases.empty());
+  for (const auto& tuning : tuning_table()) {
+    Context& context = testing::context_for(tuning.name);
+    for (const auto& test : cases) {
+      const auto result = test.run(context);
+      INFO(fmt::format("tuning {} op {} ({}) shape {}: max_abs {:.3g} max_rel {:.3g} nmse {:.3g} {}", tuning.name,
+                       test.op, result.op, result.shape, result.comparison.max_abs, result.comparison.max_rel,
+                       result.comparison.nmse, result.note));
+      CHECK(result.passed);
+      testing::require_no_validation_messages(context);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Creates tools/.venv on Debian's python3 (with its torch, numpy, sentencepiece) plus the pinned PyPI
+# packages the Python tools use. The C++ build and its tests never need this.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+venv="$here/.venv"
+apt_packages=(python3-torch python3-sentencepiece python3-numpy python3-venv python3-pip)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
