@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   vkformer::cli::Run run;
   vkformer::cli::add_devices(app, run);
   vkformer::cli::add_conformance(app, run);
+  vkformer::cli::add_bench(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

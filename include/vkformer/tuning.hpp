@@ -16,8 +16,9 @@ struct Tuning {
   // straight from the buffers with vec4 loads (CPU drivers, where shared memory is slow).
   bool matmul_tiled = false;
   uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16;
-  // Matmul with few rows (M <= 8, decoder steps): one invocation per output column.
-  uint32_t gemv_wg = 64;
+  // Matmul with few rows (M <= 8, decoder steps): gemv_k_split invocations share each output column
+  // (a power of two dividing gemv_wg; 1 = no shared-memory reduction).
+  uint32_t gemv_wg = 64, gemv_k_split = 1;
   // Row-wise reductions (softmax, layer norm, argmax, top-k, attention): invocations per row.
   uint32_t reduce_wg = 64;
 };

@@ -4,7 +4,7 @@ namespace vkformer::conformance {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (auto* group : {&elementwise_cases}) {
+  for (auto* group : {&elementwise_cases, &matmul_cases, &softmax_cases}) {
     auto more = group();
     cases.insert(cases.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }

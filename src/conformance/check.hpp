@@ -30,12 +30,14 @@ Comparison compare(const std::vector<float>& device, const std::vector<double>& 
 Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,
               const Sequence& sequence);
 
-// Records the sequence through `record`, runs it once to warm up and once to measure.
+// Records the sequence through `record`, runs it once to warm up and once to measure (the shaders must be
+// idempotent: outputs never alias inputs in the cases).
 template <typename Record>
 void run_once(Context& context, Sequence& sequence, Record record) {
   sequence.begin();
   record(sequence);
   sequence.end();
+  context.submit_and_wait({sequence.command_buffer()});  // first run compiles the pipeline on some drivers
   context.submit_and_wait({sequence.command_buffer()});
 }
 

@@ -13,17 +13,17 @@ const std::vector<Tuning>& tuning_table() {
   static const std::vector<Tuning> table{
       // Portable middle ground for unknown GPUs.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .reduce_wg = 128},
+       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .reduce_wg = 128},
       {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .reduce_wg = 256},
+       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .reduce_wg = 256},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .reduce_wg = 256},
+       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .reduce_wg = 256},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .reduce_wg = 128},
+       .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .reduce_wg = 128},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there, loads are what
       // costs, so no staging and big per-invocation blocks.
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .reduce_wg = 64},
+       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 64},
   };
   return table;
 }

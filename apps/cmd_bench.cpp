@@ -1,0 +1,11 @@
+#include "commands.hpp"
+
+namespace vkformer::cli {
+
+void add_bench(CLI::App& app, Run& run) {
+  auto* bench = app.add_subcommand("bench", "Measure speed (ops: kernel throughput)");
+  bench->require_subcommand(1);
+  add_bench_ops(*bench, run);
+}
+
+}  // namespace vkformer::cli

@@ -1,0 +1,29 @@
+#pragma once
+#include <string_view>
+
+#include "vkformer/context.hpp"
+#include "vkformer/ops/common.hpp"
+#include "vkformer/sequence.hpp"
+
+namespace vkformer {
+
+// C[z] = act(alpha * A[z] . op(B[z]) + bias) for z < batch, with A [M, K] (row stride lda), B [N, K]
+// (b_transposed, nn.Linear weights) or [K, N], C [M, N], bias [N]. Batch z = outer * batch_inner + inner;
+// each operand has an element stride per outer and per inner index, so attention reads heads in place.
+struct MatmulShape {
+  uint32_t M = 1, N = 1, K = 1;
+  uint32_t lda = 0, ldb = 0, ldc = 0;  // 0: dense (K; K or N; N)
+  uint32_t batch = 1, batch_inner = 1;
+  uint32_t a_outer = 0, a_inner = 0, b_outer = 0, b_inner = 0, c_outer = 0, c_inner = 0;
+  bool b_transposed = true;
+  float alpha = 1.0f;
+  Activation activation = Activation::none;
+};
+
+// Which shader runs a shape: `gemv` for M <= 8 with B [N, K], else the tuning's tiled or register kernel.
+std::string_view matmul_variant(const Context& context, const MatmulShape& shape);
+
+void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
+                   std::string_view label = "matmul");
+
+}  // namespace vkformer

@@ -1,0 +1,77 @@
+#version 450
+// Register-blocked matmul without shared memory, for CPU drivers where every load instruction costs a
+// scalar loop and barriers are expensive: each invocation computes a TM x TN block from vec4 loads.
+#extension GL_EXT_control_flow_attributes : enable
+layout(local_size_x_id = 0, local_size_y_id = 2) in;
+layout(constant_id = 3) const uint TM = 4;
+layout(constant_id = 4) const uint TN = 4;
+#include "matmul_common.glsl"
+
+void main() {
+  const uint z = gl_GlobalInvocationID.z;
+  const uint n0 = gl_GlobalInvocationID.x * TN;
+  const uint m0 = gl_GlobalInvocationID.y * TM;
+  if (n0 >= p.N || m0 >= p.M) return;
+  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
+  const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
+  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
+
+  // Out-of-range rows and columns read the last valid one (always in bounds) and are never stored.
+  uint rows[TM];
+  uint cols[TN];
+  [[unroll]] for (uint i = 0; i < TM; ++i) rows[i] = a_base + min(m0 + i, p.M - 1) * p.lda;
+  [[unroll]] for (uint j = 0; j < TN; ++j) cols[j] = min(n0 + j, p.N - 1);
+
+  float acc[TM][TN];
+  [[unroll]] for (uint i = 0; i < TM; ++i) [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
+
+  uint k = 0;
+  if (vec4_loads()) {
+    const uint k4_end = p.K & ~3u;
+    if (B_TRANSPOSED) {
+      // Both operands are contiguous along k: TM + TN vec4 loads feed TM * TN * 4 multiply-adds.
+      uint b_rows[TN];
+      [[unroll]] for (uint j = 0; j < TN; ++j) b_rows[j] = (b_base + cols[j] * p.ldb) / 4u;
+      for (; k < k4_end; k += 4) {
+        vec4 av[TM];
+        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = a4[(rows[i] + k) / 4u];
+        [[unroll]] for (uint j = 0; j < TN; ++j) {
+          const vec4 bv = b4[b_rows[j] + k / 4u];
+          [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv);
+        }
+      }
+    } else if (n0 + TN <= p.N && TN % 4 == 0) {
+      // B is contiguous along n: one vec4 of A per row and TN/4 vec4 of B per k.
+      for (; k < k4_end; k += 4) {
+        vec4 av[TM];
+        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = a4[(rows[i] + k) / 4u];
+        [[unroll]] for (uint kk = 0; kk < 4; ++kk) {
+          [[unroll]] for (uint j = 0; j < TN; j += 4) {
+            const vec4 bv = b4[(b_base + (k + kk) * p.ldb + n0 + j) / 4u];
+            [[unroll]] for (uint i = 0; i < TM; ++i) {
+              acc[i][j] += av[i][kk] * bv.x;
+              acc[i][j + 1] += av[i][kk] * bv.y;
+              acc[i][j + 2] += av[i][kk] * bv.z;
+              acc[i][j + 3] += av[i][kk] * bv.w;
+            }
+          }
+        }
+      }
+    }
+  }
+  for (; k < p.K; ++k) {
+    float bs[TN];
+    [[unroll]] for (uint j = 0; j < TN; ++j) bs[j] = b[b_index(b_base, k, cols[j])];
+    [[unroll]] for (uint i = 0; i < TM; ++i) {
+      const float av = a[rows[i] + k];
+      [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av * bs[j];
+    }
+  }
+
+  [[unroll]] for (uint i = 0; i < TM; ++i) {
+    if (m0 + i >= p.M) break;
+    [[unroll]] for (uint j = 0; j < TN; ++j) {
+      if (n0 + j < p.N) store(c_base, m0 + i, n0 + j, acc[i][j]);
+    }
+  }
+}

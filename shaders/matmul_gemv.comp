@@ -1,0 +1,61 @@
+#version 450
+// Matmul for few rows (M <= 8: a decoder step of a small batch), B stored [N, K]. K_SPLIT invocations
+// share each output column, each summing a strided part of k, combined through shared memory: 1 on CPU
+// drivers (no barriers, vec4 loads), a whole workgroup on GPUs (coalesced reads of B's rows).
+#extension GL_EXT_control_flow_attributes : enable
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 2) const uint K_SPLIT = 1;
+#include "matmul_common.glsl"
+
+const uint MAX_M = 8;
+const uint COLUMNS = WG / K_SPLIT;  // output columns per workgroup
+shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
+
+void main() {
+  const uint z = gl_WorkGroupID.z;
+  const uint lane = gl_LocalInvocationID.x % K_SPLIT;
+  const uint n = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x / K_SPLIT;
+  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
+  const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
+  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
+  const uint b_row = b_base + min(n, p.N - 1) * p.ldb;
+
+  float acc[MAX_M];
+  [[unroll]] for (uint i = 0; i < MAX_M; ++i) acc[i] = 0.0;
+  uint k = lane;
+  if (vec4_loads() && K_SPLIT == 1) {
+    const uint k4_end = p.K & ~3u;
+    for (k = 0; k < k4_end; k += 4) {
+      const vec4 bv = b4[(b_row + k) / 4u];
+      [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+        if (i < p.M) acc[i] += dot(a4[(a_base + i * p.lda + k) / 4u], bv);
+      }
+    }
+  }
+  for (; k < p.K; k += K_SPLIT) {
+    const float bv = b[b_row + k];
+    [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+      if (i < p.M) acc[i] += a[a_base + i * p.lda + k] * bv;
+    }
+  }
+
+  if (K_SPLIT > 1) {
+    [[unroll]] for (uint i = 0; i < MAX_M; ++i) partial[i * WG + gl_LocalInvocationID.x] = acc[i];
+    barrier();
+    for (uint stride = K_SPLIT / 2; stride > 0; stride /= 2) {
+      if (lane < stride) {
+        [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+          partial[i * WG + gl_LocalInvocationID.x] += partial[i * WG + gl_LocalInvocationID.x + stride];
+        }
+      }
+      barrier();
+    }
+    if (lane != 0) return;
+    [[unroll]] for (uint i = 0; i < MAX_M; ++i) acc[i] = partial[i * WG + gl_LocalInvocationID.x];
+  }
+  if (n >= p.N) return;
+  [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+    if (i < p.M) store(c_base, i, n, acc[i]);
+  }
+}

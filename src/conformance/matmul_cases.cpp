@@ -1,0 +1,149 @@
+#include <fmt/format.h>
+
+#include "cases.hpp"
+#include "check.hpp"
+#include "reference.hpp"
+#include "vkformer/ops/matmul.hpp"
+
+namespace vkformer::conformance {
+
+// fp32 accumulation over K <= 2048 of products of magnitude <= 1: worst case about K * 2^-24 = 1.2e-4
+// relative to max(|c|, 1); observed errors are far smaller, so nmse is held tight.
+static constexpr Tolerance kTolerance{.max_rel = 2e-4, .nmse = 1e-10};
+
+namespace {
+struct Layout {
+  MatmulShape shape;
+  uint32_t a_size, b_size, c_size;
+  uint32_t a_offset = 0, b_offset = 0;  // element offsets; odd ones force the scalar path
+  bool bias = false;
+  std::string name;
+};
+
+Layout dense(uint32_t M, uint32_t N, uint32_t K, bool b_transposed = true) {
+  Layout l;
+  l.shape = {.M = M, .N = N, .K = K, .b_transposed = b_transposed};
+  l.a_size = M * K;
+  l.b_size = N * K;
+  l.c_size = M * N;
+  l.name = fmt::format("{}x{}x{}{}", M, N, K, b_transposed ? "" : " NN");
+  return l;
+}
+
+// Attention's two products over [batch, seq, heads*head_dim] activations, read in place.
+Layout attention_scores(uint32_t batch, uint32_t heads, uint32_t q_len, uint32_t k_len, uint32_t head_dim) {
+  const uint32_t d = heads * head_dim;
+  Layout l;
+  l.shape = {.M = q_len, .N = k_len, .K = head_dim, .lda = d, .ldb = d, .ldc = k_len, .batch = batch * heads,
+             .batch_inner = heads, .a_outer = q_len * d, .a_inner = head_dim, .b_outer = k_len * d,
+             .b_inner = head_dim, .c_outer = heads * q_len * k_len, .c_inner = q_len * k_len, .alpha = 0.125f};
+  l.a_size = batch * q_len * d;
+  l.b_size = batch * k_len * d;
+  l.c_size = batch * heads * q_len * k_len;
+  l.name = fmt::format("QK^T b{} h{} {}x{} d{}", batch, heads, q_len, k_len, head_dim);
+  return l;
+}
+
+Layout attention_values(uint32_t batch, uint32_t heads, uint32_t q_len, uint32_t k_len, uint32_t head_dim) {
+  const uint32_t d = heads * head_dim;
+  Layout l;
+  l.shape = {.M = q_len, .N = head_dim, .K = k_len, .lda = k_len, .ldb = d, .ldc = d, .batch = batch * heads,
+             .batch_inner = heads, .a_outer = heads * q_len * k_len, .a_inner = q_len * k_len,
+             .b_outer = k_len * d, .b_inner = head_dim, .c_outer = q_len * d, .c_inner = head_dim,
+             .b_transposed = false};
+  l.a_size = batch * heads * q_len * k_len;
+  l.b_size = batch * k_len * d;
+  l.c_size = batch * q_len * d;
+  l.name = fmt::format("PV b{} h{} {}x{} d{}", batch, heads, q_len, k_len, head_dim);
+  return l;
+}
+
+std::vector<double> reference(const Layout& l, const std::vector<float>& a, const std::vector<float>& b,
+                              const std::vector<float>& bias) {
+  const MatmulShape& s = l.shape;
+  const uint32_t lda = s.lda ? s.lda : s.K;
+  const uint32_t ldb = s.ldb ? s.ldb : (s.b_transposed ? s.K : s.N);
+  const uint32_t ldc = s.ldc ? s.ldc : s.N;
+  std::vector<double> c(l.c_size, double(kSentinel));
+  for (uint32_t z = 0; z < s.batch; ++z) {
+    const uint32_t outer = z / s.batch_inner, inner = z % s.batch_inner;
+    const size_t a0 = l.a_offset + outer * s.a_outer + inner * s.a_inner;
+    const size_t b0 = l.b_offset + outer * s.b_outer + inner * s.b_inner;
+    const size_t c0 = outer * s.c_outer + inner * s.c_inner;
+    for (uint32_t m = 0; m < s.M; ++m) {
+      for (uint32_t n = 0; n < s.N; ++n) {
+        double sum = 0;
+        for (uint32_t k = 0; k < s.K; ++k) {
+          const double bv = s.b_transposed ? b[b0 + size_t(n) * ldb + k] : b[b0 + size_t(k) * ldb + n];
+          sum += double(a[a0 + size_t(m) * lda + k]) * bv;
+        }
+        double value = double(s.alpha) * sum + (l.bias ? double(bias[n]) : 0.0);
+        c[c0 + size_t(m) * ldc + n] = activate_reference(value, uint32_t(s.activation));
+      }
+    }
+  }
+  return c;
+}
+
+Result run(Context& context, const Layout& l) {
+  const auto a = random_values(l.a_offset + l.a_size, 11 + l.a_size);
+  const auto b = random_values(l.b_offset + l.b_size, 12 + l.b_size);
+  const auto bias = random_values(l.shape.N, 13);
+  auto expected = reference(l, a, b, bias);
+  Buffer a_buffer = guarded_buffer(context, a, "a");
+  Buffer b_buffer = guarded_buffer(context, b, "b");
+  Buffer bias_buffer = guarded_buffer(context, bias, "bias");
+  Buffer c_buffer = guarded_output(context, l.c_size, "c");
+  Sequence sequence(context, "conformance matmul", true);
+  run_once(context, sequence, [&](Sequence& s) {
+    record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
+                  l.bias ? View{&bias_buffer, kGuard} : View{}, {&c_buffer, kGuard}, l.shape);
+  });
+  return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
+                sequence);
+}
+}  // namespace
+
+std::vector<Case> matmul_cases() {
+  std::vector<Layout> layouts;
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{
+           {1, 1, 1}, {7, 13, 5}, {33, 65, 129}, {64, 2048, 512}, {1, 512, 512}, {1, 2048, 512}, {2, 3, 4},
+           {5, 1000, 24}, {8, 97, 36}, {9, 97, 36}, {17, 31, 2048}, {130, 67, 3}}) {
+    layouts.push_back(dense(m, n, k));
+  }
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{1, 1, 1}, {7, 13, 5}, {33, 64, 129}, {16, 12, 40}}) {
+    layouts.push_back(dense(m, n, k, false));
+  }
+  // Misaligned starts force the scalar-load path of every kernel.
+  for (uint32_t m : {1u, 3u, 33u}) {
+    Layout l = dense(m, 37, 64);
+    l.a_offset = 1;
+    l.b_offset = 3;
+    l.name += " unaligned";
+    layouts.push_back(l);
+  }
+  for (uint32_t act = 0; act < 4; ++act) {
+    for (uint32_t m : {2u, 19u}) {
+      Layout l = dense(m, 70, 48);
+      l.bias = true;
+      l.shape.activation = Activation(act);
+      l.shape.alpha = act == 0 ? 0.5f : 1.0f;
+      l.name += fmt::format(" bias act{}", act);
+      layouts.push_back(l);
+    }
+  }
+  layouts.push_back(attention_scores(2, 4, 7, 7, 8));
+  layouts.push_back(attention_scores(3, 3, 1, 19, 12));
+  layouts.push_back(attention_scores(2, 8, 33, 29, 64));
+  layouts.push_back(attention_values(2, 4, 7, 7, 8));
+  layouts.push_back(attention_values(3, 3, 1, 19, 12));
+  layouts.push_back(attention_values(2, 8, 33, 29, 64));
+
+  std::vector<Case> cases;
+  for (const auto& l : layouts) {
+    cases.push_back({"matmul", l.name, [l](Context& context) { return run(context, l); }});
+  }
+  return cases;
+}
+
+}  // namespace vkformer::conformance
