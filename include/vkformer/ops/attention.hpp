@@ -1,0 +1,32 @@
+#pragma once
+#include <string_view>
+
+#include "vkformer/context.hpp"
+#include "vkformer/ops/common.hpp"
+#include "vkformer/sequence.hpp"
+
+namespace vkformer {
+
+// Fused single-query attention for decoder steps (shaders/attention.comp). Self mode appends this
+// step's k, v to `cache` and attends to keys 0..step found through the trace table; cross mode attends to
+// the row's sentence's encoder keys. Index tables live in the uint32 `state` buffer (see the shader).
+struct AttentionArgs {
+  bool cross = false;
+  uint32_t rows = 1, heads = 1, head_dim = 1, d_model = 1;
+  View q;
+  uint32_t q_stride = 0;
+  View kv;  // self: this step's k then v (d_model apart); cross: encoder k then v
+  uint32_t kv_stride = 0;
+  const Buffer* cache = nullptr;  // self: [rows, capacity, 2 * d_model]
+  uint32_t capacity = 0;
+  const Buffer* state = nullptr;
+  uint32_t step_index = 0, trace_offset = 0, sentence_offset = 0, length_offset = 0, source_capacity = 0;
+  View out;
+  uint32_t out_stride = 0;
+  float scale = 1.0f;
+};
+
+void record_attention(Sequence& sequence, Context& context, const AttentionArgs& args,
+                      std::string_view label = "attention");
+
+}  // namespace vkformer

@@ -1,0 +1,123 @@
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "cases.hpp"
+#include "check.hpp"
+#include "vkformer/ops/attention.hpp"
+
+namespace vkformer::conformance {
+
+// A softmax-weighted mean of values in [-1, 1] after an fp32 dot product of head_dim <= 128 terms.
+static constexpr Tolerance kTolerance{.max_rel = 1e-5, .nmse = 1e-10};
+
+namespace {
+struct Shape {
+  bool cross;
+  uint32_t rows, heads, head_dim;
+  uint32_t step = 0, capacity = 0;                      // self
+  uint32_t beam = 1, source_capacity = 0;               // cross
+  std::vector<uint32_t> lengths;                        // cross: per sentence
+};
+
+Result run(Context& context, const Shape& s) {
+  const uint32_t d = s.heads * s.head_dim;
+  const float scale = 1.0f / std::sqrt(float(s.head_dim));
+  const uint32_t sentences = s.rows / s.beam;
+  // qkv rows as the decoder's fused projection writes them: q, k, v side by side.
+  const auto qkv = random_values(size_t(s.rows) * 3 * d, 101 + s.rows, 2.0f);
+  const auto encoder_kv = random_values(size_t(std::max(sentences * s.source_capacity, 1u)) * 2 * d, 102);
+  const auto cache_init = random_values(size_t(std::max(s.rows * s.capacity, 1u)) * 2 * d, 103);
+  std::vector<uint32_t> state{s.step};
+  const uint32_t trace_offset = 1;
+  std::mt19937 generator(7);
+  for (uint32_t i = 0; i < s.rows * s.capacity; ++i) state.push_back(generator() % s.rows);
+  const uint32_t sentence_offset = uint32_t(state.size());
+  for (uint32_t r = 0; r < s.rows; ++r) state.push_back(r / s.beam);
+  const uint32_t length_offset = uint32_t(state.size());
+  state.insert(state.end(), s.lengths.begin(), s.lengths.end());
+
+  std::vector<double> expected(size_t(s.rows) * d);
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    for (uint32_t h = 0; h < s.heads; ++h) {
+      std::vector<std::pair<const float*, const float*>> keys;  // (k, v) pointers
+      if (s.cross) {
+        const uint32_t sentence = r / s.beam;
+        for (uint32_t t = 0; t < s.lengths[sentence]; ++t) {
+          const float* k = &encoder_kv[(size_t(sentence) * s.source_capacity + t) * 2 * d + h * s.head_dim];
+          keys.emplace_back(k, k + d);
+        }
+      } else {
+        for (uint32_t t = 0; t < s.step; ++t) {
+          const uint32_t slot = state[trace_offset + r * s.capacity + t];
+          const float* k = &cache_init[(size_t(slot) * s.capacity + t) * 2 * d + h * s.head_dim];
+          keys.emplace_back(k, k + d);
+        }
+        const float* k = &qkv[size_t(r) * 3 * d + d + h * s.head_dim];
+        keys.emplace_back(k, k + d);
+      }
+      const float* q = &qkv[size_t(r) * 3 * d + h * s.head_dim];
+      std::vector<double> scores;
+      double top = -1e300;
+      for (auto [k, v] : keys) {
+        double dot = 0;
+        for (uint32_t i = 0; i < s.head_dim; ++i) dot += double(q[i]) * k[i];
+        scores.push_back(dot * scale);
+        top = std::max(top, scores.back());
+      }
+      double total = 0;
+      for (double& score : scores) total += (score = std::exp(score - top));
+      for (uint32_t i = 0; i < s.head_dim; ++i) {
+        double sum = 0;
+        for (size_t t = 0; t < keys.size(); ++t) sum += scores[t] * keys[t].second[i];
+        expected[size_t(r) * d + h * s.head_dim + i] = keys.empty() ? 0.0 : sum / total;
+      }
+    }
+  }
+
+  Buffer qkv_buffer = guarded_buffer(context, qkv, "qkv");
+  Buffer encoder_buffer = guarded_buffer(context, encoder_kv, "encoder kv");
+  // The shader addresses the cache from element 0, so it has no guard; its contents are checked through
+  // the output (the step's own key is read back from the slot the shader wrote).
+  Buffer cache(context, cache_init.size() * sizeof(float), "cache");
+  cache.upload(std::span<const float>(cache_init));
+  Buffer state_buffer(context, state.size() * 4, "state", true);
+  state_buffer.upload(std::span<const uint32_t>(state));
+  Buffer out = guarded_output(context, expected.size(), "out");
+  AttentionArgs args{.cross = s.cross, .rows = s.rows, .heads = s.heads, .head_dim = s.head_dim, .d_model = d,
+                     .q = {&qkv_buffer, kGuard}, .q_stride = 3 * d,
+                     .kv = s.cross ? View{&encoder_buffer, kGuard} : View{&qkv_buffer, kGuard + d},
+                     .kv_stride = s.cross ? 2 * d : 3 * d, .cache = &cache, .capacity = s.capacity,
+                     .state = &state_buffer, .step_index = 0, .trace_offset = trace_offset,
+                     .sentence_offset = sentence_offset, .length_offset = length_offset,
+                     .source_capacity = s.source_capacity, .out = {&out, kGuard}, .out_stride = d, .scale = scale};
+  Sequence sequence(context, "conformance attention", true);
+  run_once(context, sequence, [&](Sequence& seq) { record_attention(seq, context, args); });
+  const std::string name = s.cross ? fmt::format("cross r{} h{} d{} beam{} S{}", s.rows, s.heads, s.head_dim, s.beam,
+                                                 s.source_capacity)
+                                   : fmt::format("self r{} h{} d{} step{}", s.rows, s.heads, s.head_dim, s.step);
+  return finish(s.cross ? "attention cross" : "attention self", name, compare_guarded(out, expected), kTolerance, sequence);
+}
+}  // namespace
+
+std::vector<Case> attention_cases() {
+  std::vector<Shape> shapes{
+      {.cross = false, .rows = 1, .heads = 1, .head_dim = 4, .step = 0, .capacity = 1},
+      {.cross = false, .rows = 3, .heads = 2, .head_dim = 12, .step = 5, .capacity = 9},
+      {.cross = false, .rows = 7, .heads = 4, .head_dim = 8, .step = 16, .capacity = 17},
+      {.cross = false, .rows = 5, .heads = 3, .head_dim = 7, .step = 3, .capacity = 6},  // scalar path
+      {.cross = false, .rows = 16, .heads = 8, .head_dim = 64, .step = 40, .capacity = 64},
+      {.cross = true, .rows = 1, .heads = 1, .head_dim = 4, .beam = 1, .source_capacity = 1, .lengths = {1}},
+      {.cross = true, .rows = 4, .heads = 2, .head_dim = 12, .beam = 1, .source_capacity = 13, .lengths = {0, 1, 7, 13}},
+      {.cross = true, .rows = 8, .heads = 4, .head_dim = 8, .beam = 4, .source_capacity = 29, .lengths = {29, 3}},
+      {.cross = true, .rows = 6, .heads = 3, .head_dim = 5, .beam = 2, .source_capacity = 11, .lengths = {11, 2, 5}},
+      {.cross = true, .rows = 12, .heads = 8, .head_dim = 64, .beam = 3, .source_capacity = 300, .lengths = {300, 1, 257, 64}},
+  };
+  std::vector<Case> cases;
+  for (const auto& s : shapes) {
+    cases.push_back({"attention", s.cross ? "cross" : "self", [s](Context& context) { return run(context, s); }});
+  }
+  return cases;
+}
+
+}  // namespace vkformer::conformance
