@@ -39,7 +39,9 @@ def translate(model_dir, lines, beams, batch_size):
         for s in range(0, len(order), batch_size):
             ids = order[s:s + batch_size]
             batch = tok([lines[i] for i in ids], return_tensors="pt", padding=True)
-            gen = model.generate(**batch, num_beams=beams, max_new_tokens=256)
+            # Bounding the output by the input length stops rare runaway repetitions early.
+            limit = min(256, 2 * batch["input_ids"].shape[1] + 10)
+            gen = model.generate(**batch, num_beams=beams, max_new_tokens=limit)
             for i, t in zip(ids, tok.batch_decode(gen, skip_special_tokens=True)):
                 out[i] = t
     return out

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Average the last training checkpoints and export a Hugging Face Marian model directory.
 
+Averages the last N checkpoints, N in 1..--max-average chosen by the lowest dev loss.
+
 Writes config.json, generation_config.json, model.safetensors (fp16, tied embeddings stored once),
 plus the tokenizer files from prepare.py, then checks that MarianMTModel/MarianTokenizer load the
 directory offline and translate exactly like the in-memory fp16 model.
@@ -13,6 +15,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from transformers import MarianConfig, MarianMTModel, MarianTokenizer  # noqa: E402
+
+from train import dev_loss  # noqa: E402
 
 TOKENIZER_FILES = ("source.spm", "target.spm", "vocab.json", "tokenizer_config.json", "special_tokens_map.json")
 CHECK_SENTENCES = ["Could not open file %s", "Save the document before closing?", "Downloading packages"]
@@ -36,18 +40,26 @@ def translate(model, tok, lines):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--ckpt-dir", required=True)
-    ap.add_argument("--last", type=int, default=4, help="number of most recent checkpoints to average")
+    ap.add_argument("--max-average", type=int, default=4, help="most recent checkpoints to consider")
+    ap.add_argument("--data", required=True, help="encoded corpus from prepare.py (dev set)")
     ap.add_argument("--tok-dir", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    ckpts = sorted(Path(args.ckpt_dir).glob("step*.pt"), key=lambda p: int(p.stem[4:]))[-args.last:]
-    print("averaging", *[p.name for p in ckpts])
-    state, config = average(ckpts)
-    model = MarianMTModel(MarianConfig(**config))
-    model.load_state_dict(state)
-    model.eval().half()
+    blob = torch.load(args.data)
+    ckpts = sorted(Path(args.ckpt_dir).glob("step*.pt"), key=lambda p: int(p.stem[4:]))
+    best = None
+    for n in range(1, min(args.max_average, len(ckpts)) + 1):
+        state, config = average(ckpts[-n:])
+        model = MarianMTModel(MarianConfig(**config))
+        model.load_state_dict(state)
+        loss = dev_loss(model, blob["data"]["dev"], blob["pad_id"])
+        print(f"average of last {n} ({', '.join(p.name for p in ckpts[-n:])}): dev loss {loss:.4f}")
+        if best is None or loss < best[0]:
+            best = (loss, n, model)
+    print(f"exporting the average of the last {best[1]}")
+    model = best[2].eval().half()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,5 +14,5 @@ export OPENBLAS_NUM_THREADS=2 HF_HUB_OFFLINE=1
 "$python" "$here/prepare.py" --corpus "$data/corpus" --tok-dir "$data/tok" --out "$data/encoded.pt"
 "$python" "$here/train.py" --data "$data/encoded.pt" --ckpt-dir "$data/ckpt" --deadline "$deadline" \
   --lr 7e-4 --warmup 400 --max-tokens 3000 --save-minutes 8 --keep 5 >> "$data/train.log" 2>&1
-"$python" "$here/export.py" --ckpt-dir "$data/ckpt" --last 4 --tok-dir "$data/tok" --out "$repo/models/en-de"
+"$python" "$here/export.py" --ckpt-dir "$data/ckpt" --max-average 4 --data "$data/encoded.pt" --tok-dir "$data/tok" --out "$repo/models/en-de"
 "$python" "$here/evaluate.py" --beams 1 4 --out-dir "$data/eval" --samples 20
