@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   CLI::App app{"vkformer: transformer translation on any Vulkan device"};
   app.require_subcommand(1);
   vkformer::cli::Run run;
+  vkformer::cli::add_translate(app, run);
+  vkformer::cli::add_profile(app, run);
   vkformer::cli::add_devices(app, run);
   vkformer::cli::add_conformance(app, run);
   vkformer::cli::add_bench(app, run);

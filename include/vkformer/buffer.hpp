@@ -27,6 +27,8 @@ class Buffer {
   uint64_t bytes() const { return bytes_; }
   const std::string& name() const { return name_; }
   bool mapped() const { return mapped_ != nullptr; }
+  // Host pointer of a mapped buffer (host_visible or unified memory), written in place between submits.
+  void* mapped_pointer() const { return mapped_; }
 
   void upload(const void* data, uint64_t bytes, uint64_t offset = 0);
   void download(void* data, uint64_t bytes, uint64_t offset = 0) const;

@@ -25,7 +25,8 @@ std::unordered_map<std::string, uint32_t> load_vocab(const std::filesystem::path
   if (!file) throw Error(fmt::format("vocabulary file '{}' is missing", path.string()));
   std::unordered_map<std::string, uint32_t> vocab;
   try {
-    for (const auto& [piece, id] : nlohmann::json::parse(file).items()) vocab[piece] = id.get<uint32_t>();
+    const auto json = nlohmann::json::parse(file);
+    for (const auto& [piece, id] : json.items()) vocab[piece] = id.get<uint32_t>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("'{}' is not a piece -> id JSON object: {}", path.string(), e.what()));
   }

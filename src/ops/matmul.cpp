@@ -60,7 +60,9 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6,
                                          .push_constant_bytes = sizeof(Push), .specialization = specialization});
   const Buffer* bias_buffer = bias.buffer ? bias.buffer : a.buffer;  // bound but unread without the bias flag
-  sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer}, push, groups, label);
+  const double batch = s.batch, m = s.M, n = s.N, k = s.K;
+  const DispatchCost cost{.flops = 2 * m * n * k * batch, .bytes = 4 * (m * k + n * k + m * n) * batch};
+  sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer}, push, groups, label, cost);
 }
 
 }  // namespace vkformer

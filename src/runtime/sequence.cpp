@@ -54,6 +54,7 @@ void Sequence::begin() {
   for (auto pool : pools_) device.resetDescriptorPool(pool);
   current_pool_ = 0;
   labels_.clear();
+  costs_.clear();
   command_buffer_.reset();
   command_buffer_.begin(vk::CommandBufferBeginInfo{});
   if (context_.debug_utils()) command_buffer_.beginDebugUtilsLabelEXT({.pLabelName = name_.c_str()});
@@ -65,7 +66,8 @@ void Sequence::begin() {
 }
 
 void Sequence::dispatch(const Kernel& kernel, std::initializer_list<const Buffer*> buffers, const void* push,
-                        uint32_t push_bytes, std::array<uint32_t, 3> groups, std::string_view label) {
+                        uint32_t push_bytes, std::array<uint32_t, 3> groups, std::string_view label,
+                        DispatchCost cost) {
   if (!recording_) throw Error(fmt::format("sequence '{}': dispatch outside begin()/end()", name_));
   if (buffers.size() != kernel.spec.bindings || push_bytes != kernel.spec.push_constant_bytes) {
     throw Error(fmt::format("sequence '{}': kernel '{}' takes {} buffers and {} push bytes, got {} and {}", name_,
@@ -107,6 +109,7 @@ void Sequence::dispatch(const Kernel& kernel, std::initializer_list<const Buffer
                                   vk::PipelineStageFlagBits::eComputeShader, {}, barrier, {}, {});
   if (labelled) command_buffer_.endDebugUtilsLabelEXT();
   labels_.push_back(std::move(label_text));
+  costs_.push_back(cost);
 }
 
 void Sequence::end() {
@@ -121,7 +124,7 @@ void Sequence::end() {
   recording_ = false;
 }
 
-std::vector<double> Sequence::dispatch_times_ms() const {
+std::vector<double> Sequence::timestamps_ns() const {
   if (!query_pool_ || labels_.empty()) return {};
   const uint32_t count = uint32_t(labels_.size()) + 1;
   std::vector<uint64_t> ticks(count);
@@ -132,11 +135,15 @@ std::vector<double> Sequence::dispatch_times_ms() const {
   const auto& info = context_.info();
   const uint64_t mask = info.timestamp_valid_bits >= 64 ? ~0ull : ((1ull << info.timestamp_valid_bits) - 1);
   std::vector<double> times;
-  for (uint32_t i = 1; i < count; ++i) {
-    const uint64_t delta = (ticks[i] - ticks[i - 1]) & mask;
-    times.push_back(double(delta) * info.timestamp_period_ns * 1e-6);
-  }
+  for (uint64_t tick : ticks) times.push_back(double(tick & mask) * info.timestamp_period_ns);
   return times;
+}
+
+std::vector<double> Sequence::dispatch_times_ms() const {
+  const auto times = timestamps_ns();
+  std::vector<double> durations;
+  for (size_t i = 1; i < times.size(); ++i) durations.push_back(std::max(0.0, times[i] - times[i - 1]) * 1e-6);
+  return durations;
 }
 
 }  // namespace vkformer

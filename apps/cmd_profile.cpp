@@ -1,0 +1,94 @@
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "model_path.hpp"
+#include "vkformer/error.hpp"
+#include "vkformer/profiler.hpp"
+#include "vkformer/translator.hpp"
+
+namespace vkformer::cli {
+
+namespace {
+
+struct ProfileArgs {
+  ContextOptions context;
+  std::string model;
+  DecodeOptions decode;
+  std::vector<std::string> texts;
+  std::string trace, chart;
+  bool json = false;
+};
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream file(path);
+  file << content;
+  if (!file) throw Error(fmt::format("cannot write '{}'", path));
+}
+
+int run_profile(const ProfileArgs& args) {
+  Context context(args.context);
+  const bool timestamps = context.info().timestamp_valid_bits > 0;
+  Translator translator(context, resolve_model(args.model), timestamps);
+  std::vector<std::string> lines = args.texts;
+  if (lines.empty()) {
+    for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
+  }
+  if (lines.empty()) throw Error("nothing to profile: give sentences as arguments or on stdin");
+  std::vector<std::vector<uint32_t>> sources;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    try {
+      sources.push_back(translator.encode(lines[i]));
+    } catch (const Error& e) {
+      throw Error(fmt::format("line {}: {}", i + 1, e.what()));
+    }
+  }
+  // One untimed pass compiles the pipelines, so the profile shows steady-state work.
+  translator.translate(sources, args.decode);
+  Profiler profiler(timestamps);
+  translator.set_observer(&profiler);
+  const auto start = std::chrono::steady_clock::now();
+  const auto results = translator.translate(sources, args.decode);
+  const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  translator.set_observer(nullptr);
+
+  size_t tokens = 0;
+  for (const auto& r : results) tokens += r.hypotheses.at(0).ids.size();
+  if (args.json) {
+    auto summary = profiler.summary();
+    summary["device"] = context.info().name;
+    summary["wall_ms"] = wall;
+    summary["sentences"] = lines.size();
+    summary["target_tokens"] = tokens;
+    fmt::print("{}\n", summary.dump(2));
+  } else {
+    fmt::print("device: {} | tuning: {} | {} sentences, {} target tokens, beam {}, wall {:.1f} ms\n",
+               context.info().name, context.tuning().name, lines.size(), tokens, args.decode.beam, wall);
+    fmt::print("{}", profiler.table());
+  }
+  if (!args.trace.empty()) write_file(args.trace, profiler.chrome_trace().dump());
+  if (!args.chart.empty()) write_file(args.chart, profiler.svg_chart());
+  return 0;
+}
+
+}  // namespace
+
+void add_profile(CLI::App& app, Run& run) {
+  auto* command = app.add_subcommand("profile", "Translate and time every layer and dispatch with GPU timestamps");
+  static ProfileArgs args;
+  command->add_option("--model", args.model, "Model directory; default: the shipped en-de");
+  command->add_option("--device", args.context.device, "Device index or name substring");
+  command->add_option("--tuning", args.context.tuning, "Tuning table entry");
+  command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
+  command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
+  command->add_option("--trace", args.trace, "Write a Chrome trace (Perfetto, chrome://tracing) to this file");
+  command->add_option("--chart", args.chart, "Write an SVG chart of time per layer and dispatch to this file");
+  command->add_flag("--json", args.json, "Print the figures as JSON");
+  command->add_option("text", args.texts, "Sentences (default: stdin)");
+  command->callback([&run] { run = [] { return run_profile(args); }; });
+}
+
+}  // namespace vkformer::cli

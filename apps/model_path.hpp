@@ -1,0 +1,23 @@
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+namespace vkformer::cli {
+
+// The model to load: --model, else VKFORMER_MODEL, else the en-de model shipped beside the binary
+// (../models/en-de, or ../share/vkformer/models/en-de when installed), else the source tree's.
+inline std::filesystem::path resolve_model(const std::string& option) {
+  if (!option.empty()) return option;
+  if (const char* env = std::getenv("VKFORMER_MODEL"); env && *env) return env;
+  std::error_code error;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error).parent_path();
+  for (const auto& candidate : {exe / "../models/en-de", exe / "../share/vkformer/models/en-de"}) {
+    if (std::filesystem::exists(candidate / "config.json", error)) return candidate;
+  }
+  return VKFORMER_DEFAULT_MODEL;
+}
+
+}  // namespace vkformer::cli

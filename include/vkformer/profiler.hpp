@@ -1,0 +1,50 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vkformer/sequence.hpp"
+#include "vkformer/translator.hpp"
+
+namespace vkformer {
+
+// Collects the timestamps of every submit a Translator makes (it must be built with timestamps on) and
+// turns them into a table, JSON, a Chrome trace and an SVG chart. Devices without timestamps on the
+// compute queue get wall-clock time per submit only.
+class Profiler final : public SubmitObserver {
+ public:
+  struct Dispatch {
+    std::string label;
+    double start_ns = 0, end_ns = 0;
+    DispatchCost cost;
+  };
+  struct Layer {
+    std::string name;  // the sequence: "encoder L0", "decoder L1", "decoder output", ...
+    double start_ns = 0, end_ns = 0;
+    std::vector<Dispatch> dispatches;
+  };
+  struct Submit {
+    std::string kind;  // "encoder" or "decoder step"
+    double wall_ms = 0;
+    std::vector<Layer> layers;
+    double gpu_ms() const;
+  };
+
+  explicit Profiler(bool timestamps) : timestamps_(timestamps) {}
+  void submitted(const std::string& kind, const translate::Plan& plan, double wall_ms) override;
+
+  bool timestamps() const { return timestamps_; }
+  const std::vector<Submit>& submits() const { return submits_; }
+
+  std::string table() const;
+  nlohmann::json summary() const;
+  nlohmann::json chrome_trace() const;
+  std::string svg_chart() const;
+
+ private:
+  bool timestamps_;
+  std::vector<Submit> submits_;
+};
+
+}  // namespace vkformer

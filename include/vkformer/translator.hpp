@@ -1,0 +1,87 @@
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vkformer/context.hpp"
+#include "vkformer/model/model.hpp"
+#include "vkformer/model/tokenizer.hpp"
+
+namespace vkformer {
+
+namespace translate {
+class Weights;
+class Workspace;
+struct Plan;
+}  // namespace translate
+
+struct DecodeOptions {
+  uint32_t beam = 1;              // 1: greedy
+  uint32_t n_best = 1;            // hypotheses returned per sentence (<= beam)
+  float length_penalty = 1.0f;
+  uint32_t max_length = 0;        // counts the start token, as transformers does; 0: the model's
+  uint32_t batch_sentences = 32;
+  uint32_t batch_tokens = 0;      // if set, also caps a batch's (sentences x longest source)
+};
+
+struct Hypothesis {
+  std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
+  std::optional<float> score;     // beam search: sum of log-probabilities / length^penalty
+  std::string text;
+};
+
+struct Translation {
+  std::vector<uint32_t> source_ids;
+  std::vector<Hypothesis> hypotheses;  // best first
+};
+
+// Called after every submit, for profiling: which plan ran ("encoder", "decoder step") and its sequences.
+struct SubmitObserver {
+  virtual ~SubmitObserver() = default;
+  virtual void submitted(const std::string& kind, const translate::Plan& plan, double wall_ms) = 0;
+};
+
+// An encoder-decoder translation model on a Vulkan device.
+class Translator {
+ public:
+  Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps = false);
+  ~Translator();
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+  // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.
+  std::vector<uint32_t> encode(const std::string& text) const;
+  std::vector<Translation> translate(const std::vector<std::vector<uint32_t>>& sources, const DecodeOptions& options);
+  std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options);
+
+  // For tests against reference dumps: the encoder output of one padded batch, [sentences, bucket, d_model]
+  // with the bucket length returned, and the logits of teacher-forced decoding, [sentences][step][vocab].
+  std::vector<float> encoder_output(const std::vector<std::vector<uint32_t>>& sources, uint32_t& bucket);
+  std::vector<std::vector<std::vector<float>>> forced_logits(const std::vector<std::vector<uint32_t>>& sources,
+                                                             const std::vector<std::vector<uint32_t>>& decoder_inputs);
+
+  void set_observer(SubmitObserver* observer) { observer_ = observer; }
+
+ private:
+  struct Batch;
+  translate::Workspace& workspace_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length);
+  void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
+  void submit(const std::string& kind, translate::Plan& plan);
+  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, uint32_t max_length);
+  std::vector<std::vector<Hypothesis>> beam_search(translate::Workspace& ws, uint32_t sentences,
+                                                   const DecodeOptions& options, uint32_t max_length);
+
+  Context& context_;
+  std::unique_ptr<ModelSource> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<translate::Weights> weights_;
+  std::unique_ptr<translate::Workspace> workspace_;
+  bool timestamps_ = false;
+  SubmitObserver* observer_ = nullptr;
+  uint32_t batch_capacity_ = 0;
+};
+
+}  // namespace vkformer

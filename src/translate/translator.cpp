@@ -1,0 +1,366 @@
+#include "vkformer/translator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "vkformer/error.hpp"
+#include "weights.hpp"
+#include "workspace.hpp"
+
+namespace vkformer {
+
+using translate::Workspace;
+
+namespace {
+
+constexpr uint32_t kSourceBucket = 16;
+
+uint32_t round_up(uint32_t value, uint32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+uint32_t power_of_two_at_least(uint32_t value) {
+  uint32_t p = 1;
+  while (p < value) p *= 2;
+  return p;
+}
+
+// The next layout of decoder rows: row j continues row parents[j] with token tokens[j].
+struct Rows {
+  std::vector<uint32_t> parents, tokens, sentences;
+  size_t size() const { return parents.size(); }
+  void add(uint32_t parent, uint32_t token, uint32_t sentence) {
+    parents.push_back(parent);
+    tokens.push_back(token);
+    sentences.push_back(sentence);
+  }
+};
+
+// Writes the next step's inputs. Row j's history is row parents[j]'s, plus the slot its parent wrote at
+// `step`: the KV cache is never copied, only this table of where each key lives.
+void write_rows(Workspace& ws, uint32_t step, const Rows& rows, uint32_t bucket, uint32_t pad) {
+  uint32_t* state = ws.state();
+  const uint32_t capacity = ws.capacity().target;
+  uint32_t* trace = state + ws.trace_offset();
+  const std::vector<uint32_t> old(trace, trace + size_t(ws.capacity().rows) * capacity);
+  for (uint32_t j = 0; j < bucket; ++j) {
+    const bool used = j < rows.size();
+    const uint32_t parent = used ? rows.parents[j] : 0;
+    for (uint32_t t = 0; t < step; ++t) trace[j * capacity + t] = old[parent * capacity + t];
+    if (step < capacity) trace[j * capacity + step] = parent;
+    state[ws.ids_offset() + j] = used ? rows.tokens[j] : pad;
+    state[ws.sentence_offset() + j] = used ? rows.sentences[j] : 0;
+  }
+}
+
+}  // namespace
+
+Translator::Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps)
+    : context_(context),
+      model_(open_marian_model(model_directory)),
+      tokenizer_(std::make_unique<Tokenizer>(model_directory)),
+      weights_(std::make_unique<translate::Weights>(context, *model_)),
+      timestamps_(timestamps) {}
+
+Translator::~Translator() = default;
+
+const ModelConfig& Translator::config() const { return model_->config(); }
+
+std::vector<uint32_t> Translator::encode(const std::string& text) const {
+  auto ids = tokenizer_->encode(text);
+  if (ids.size() > config().max_positions) {
+    throw Error(fmt::format("input of {} tokens is longer than the model's {} positions", ids.size(),
+                            config().max_positions));
+  }
+  return ids;
+}
+
+Workspace& Translator::workspace_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length) {
+  const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
+  // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
+  // cache; transformers runs to max_length, a difference only for runaway outputs.
+  const uint32_t target = std::min(max_length - 1, std::min(2 * source + 32, config().max_positions));
+  translate::Capacity wanted{.sentences = std::max(sentences, batch_capacity_), .source = source,
+                             .rows = power_of_two_at_least(std::max(sentences, batch_capacity_) * beam),
+                             .target = target, .top_k = beam > 1 ? 2 * beam : 1};
+  if (workspace_) {
+    const auto& c = workspace_->capacity();
+    if (c.source == wanted.source && c.target == wanted.target && c.sentences >= sentences &&
+        c.rows >= sentences * beam && c.top_k >= wanted.top_k) {
+      return *workspace_;
+    }
+  }
+  workspace_.reset();
+  workspace_ = std::make_unique<Workspace>(context_, *weights_, wanted, timestamps_);
+  return *workspace_;
+}
+
+void Translator::submit(const std::string& kind, translate::Plan& plan) {
+  const auto start = std::chrono::steady_clock::now();
+  context_.submit_and_wait(plan.command_buffers);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (observer_) observer_->submitted(kind, plan, ms);
+}
+
+void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<uint32_t>*>& sources) {
+  uint32_t* state = ws.state();
+  const uint32_t S = ws.capacity().source;
+  for (uint32_t b = 0; b < sources.size(); ++b) {
+    const auto& ids = *sources[b];
+    state[ws.length_offset() + b] = uint32_t(ids.size());
+    for (uint32_t t = 0; t < S; ++t) state[ws.source_ids_offset() + b * S + t] = t < ids.size() ? ids[t] : config().pad_id;
+  }
+  submit("encoder", ws.encoder(uint32_t(sources.size())));
+}
+
+std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, uint32_t max_length) {
+  const auto& c = config();
+  std::vector<Hypothesis> out(sentences);
+  Rows rows;
+  for (uint32_t i = 0; i < sentences; ++i) rows.add(i, c.decoder_start_id, i);
+  write_rows(ws, 0, rows, power_of_two_at_least(sentences), c.pad_id);
+  for (uint32_t step = 0; step < ws.capacity().target; ++step) {
+    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
+    ws.state()[0] = step;
+    submit("decoder step", ws.decoder(bucket, 0));
+    const auto ids = ws.argmax_ids(bucket);
+    const bool forced = c.forced_eos_id && step + 2 == max_length;
+    Rows next;
+    for (uint32_t j = 0; j < rows.size(); ++j) {
+      const uint32_t token = forced ? *c.forced_eos_id : ids[j];
+      out[rows.sentences[j]].ids.push_back(token);
+      if (token != c.eos_id) next.add(j, token, rows.sentences[j]);
+    }
+    if (next.size() == 0 || step + 2 >= max_length) break;
+    write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
+    rows = std::move(next);
+  }
+  return out;
+}
+
+namespace {
+// transformers' BeamHypotheses: the best `beams` finished hypotheses of one sentence.
+struct Finished {
+  struct Entry {
+    double score;
+    std::vector<uint32_t> ids;
+    uint64_t order;
+  };
+  std::vector<Entry> entries;
+  double worst = 1e9;
+  uint64_t added = 0;
+
+  void add(std::vector<uint32_t> ids, float sum_logprobs, uint32_t length, float penalty, uint32_t beams) {
+    const double score = double(sum_logprobs) / std::pow(double(length), double(penalty));
+    if (entries.size() >= beams && score <= worst) return;
+    entries.push_back({score, std::move(ids), added++});
+    if (entries.size() > beams) {
+      // Drop the lowest; among equal scores the earliest added.
+      auto lowest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return a.score != b.score ? a.score < b.score : a.order < b.order;
+      });
+      entries.erase(lowest);
+      worst = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+                return a.score < b.score;
+              })->score;
+    } else {
+      worst = std::min(worst, score);
+    }
+  }
+};
+
+struct Candidate {
+  float score;
+  uint32_t beam, token;
+};
+}  // namespace
+
+std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint32_t sentences,
+                                                             const DecodeOptions& options, uint32_t max_length) {
+  const auto& c = config();
+  const uint32_t N = options.beam, K = 2 * N;
+  struct Sentence {
+    std::vector<std::vector<uint32_t>> beams;
+    std::vector<float> scores;
+    Finished finished;
+    uint32_t first_row = 0;
+    bool done = false;
+  };
+  std::vector<Sentence> state(sentences);
+  Rows rows;
+  for (uint32_t i = 0; i < sentences; ++i) {
+    state[i].beams.assign(N, {});
+    state[i].scores.assign(N, -1e9f);
+    state[i].scores[0] = 0.0f;  // only the first beam is live at the first step
+    state[i].first_row = i * N;
+    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, c.decoder_start_id, i);
+  }
+  write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
+
+  for (uint32_t step = 0; step < ws.capacity().target; ++step) {
+    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
+    ws.state()[0] = step;
+    submit("decoder step", ws.decoder(bucket, K));
+    const auto ids = ws.top_ids(bucket, K);
+    const auto values = ws.top_values(bucket, K);
+    const uint32_t length = step + 1;  // beam length including the start token
+    const bool forced = c.forced_eos_id && step + 2 == max_length;
+    const bool last = step + 2 >= max_length || step + 1 >= ws.capacity().target;
+    Rows next;
+    for (uint32_t i = 0; i < sentences; ++i) {
+      Sentence& s = state[i];
+      if (s.done) continue;
+      std::vector<Candidate> candidates;
+      for (uint32_t b = 0; b < N; ++b) {
+        const uint32_t row = s.first_row + b;
+        if (forced) {
+          candidates.push_back({s.scores[b], b, *c.forced_eos_id});  // the forced eos scores 0
+          continue;
+        }
+        for (uint32_t k = 0; k < K; ++k) candidates.push_back({values[row * K + k] + s.scores[b], b, ids[row * K + k]});
+      }
+      std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return uint64_t(a.beam) * c.vocab_size + a.token < uint64_t(b.beam) * c.vocab_size + b.token;
+      });
+      if (candidates.size() > K) candidates.resize(K);
+      std::vector<Candidate> continuing;
+      for (uint32_t rank = 0; rank < candidates.size() && continuing.size() < N; ++rank) {
+        const Candidate& cand = candidates[rank];
+        if (cand.token == c.eos_id) {
+          if (rank < N) {
+            auto ids_with_eos = s.beams[cand.beam];
+            ids_with_eos.push_back(c.eos_id);
+            s.finished.add(std::move(ids_with_eos), cand.score, length, options.length_penalty, N);
+          }
+        } else {
+          continuing.push_back(cand);
+        }
+      }
+      s.done = s.finished.entries.size() >= N &&
+               s.finished.worst >= double(candidates.front().score) / std::pow(double(length), double(options.length_penalty));
+      std::vector<std::vector<uint32_t>> beams;
+      std::vector<float> scores;
+      for (const auto& cand : continuing) {
+        beams.push_back(s.beams[cand.beam]);
+        beams.back().push_back(cand.token);
+        scores.push_back(cand.score);
+      }
+      if (!s.done && last) {
+        for (size_t b = 0; b < beams.size(); ++b) {
+          if (std::isfinite(scores[b])) s.finished.add(beams[b], scores[b], length, options.length_penalty, N);
+        }
+        s.done = true;
+      }
+      if (s.done) continue;
+      const uint32_t first = uint32_t(next.size());
+      for (const auto& cand : continuing) next.add(s.first_row + cand.beam, cand.token, i);
+      s.first_row = first;
+      s.beams = std::move(beams);
+      s.scores = std::move(scores);
+    }
+    if (next.size() == 0) break;
+    write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
+    rows = std::move(next);
+  }
+
+  std::vector<std::vector<Hypothesis>> out(sentences);
+  for (uint32_t i = 0; i < sentences; ++i) {
+    auto entries = state[i].finished.entries;
+    std::sort(entries.begin(), entries.end(), [](const Finished::Entry& a, const Finished::Entry& b) {
+      return a.score != b.score ? a.score > b.score : a.order > b.order;
+    });
+    for (uint32_t n = 0; n < std::min<size_t>(options.n_best, entries.size()); ++n) {
+      out[i].push_back({.ids = entries[n].ids, .score = float(entries[n].score)});
+    }
+  }
+  return out;
+}
+
+std::vector<Translation> Translator::translate(const std::vector<std::vector<uint32_t>>& sources,
+                                               const DecodeOptions& options) {
+  if (options.beam == 0 || options.beam > 8) throw Error("beam size must be between 1 and 8");
+  if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
+  const uint32_t max_length = options.max_length ? options.max_length : config().max_length;
+  if (max_length < 2) throw Error("max-length must be at least 2 (it counts the start token)");
+  std::vector<Translation> results(sources.size());
+  std::vector<uint32_t> order(sources.size());
+  std::iota(order.begin(), order.end(), 0);
+  // Longest first: batches of similar lengths waste little on padding and share a source bucket.
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sources[a].size() > sources[b].size(); });
+  batch_capacity_ = std::min<uint32_t>(options.batch_sentences, uint32_t(sources.size()));
+  for (size_t begin = 0; begin < order.size();) {
+    const uint32_t longest = uint32_t(sources[order[begin]].size());
+    size_t end = begin;
+    while (end < order.size() && end - begin < options.batch_sentences &&
+           (!options.batch_tokens || (end - begin + 1) * longest <= options.batch_tokens || end == begin)) {
+      ++end;
+    }
+    std::vector<const std::vector<uint32_t>*> batch;
+    for (size_t i = begin; i < end; ++i) batch.push_back(&sources[order[i]]);
+    const uint32_t n = uint32_t(batch.size());
+    Workspace& ws = workspace_for(n, longest, options.beam, max_length);
+    run_encoder(ws, batch);
+    if (options.beam == 1) {
+      auto hypotheses = greedy(ws, n, max_length);
+      for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
+    } else {
+      auto hypotheses = beam_search(ws, n, options, max_length);
+      for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = std::move(hypotheses[i]);
+    }
+    for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].source_ids = *batch[i];
+    begin = end;
+  }
+  return results;
+}
+
+std::vector<Translation> Translator::translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) {
+  std::vector<std::vector<uint32_t>> sources;
+  for (const auto& line : lines) sources.push_back(encode(line));
+  auto results = translate(sources, options);
+  for (auto& result : results) {
+    for (auto& hypothesis : result.hypotheses) hypothesis.text = tokenizer_->decode(hypothesis.ids);
+  }
+  return results;
+}
+
+std::vector<float> Translator::encoder_output(const std::vector<std::vector<uint32_t>>& sources, uint32_t& bucket) {
+  uint32_t longest = 0;
+  std::vector<const std::vector<uint32_t>*> batch;
+  for (const auto& ids : sources) {
+    longest = std::max(longest, uint32_t(ids.size()));
+    batch.push_back(&ids);
+  }
+  batch_capacity_ = uint32_t(sources.size());
+  Workspace& ws = workspace_for(uint32_t(sources.size()), longest, 1, config().max_length);
+  run_encoder(ws, batch);
+  bucket = ws.capacity().source;
+  return ws.encoder_output(uint32_t(sources.size()));
+}
+
+std::vector<std::vector<std::vector<float>>> Translator::forced_logits(
+    const std::vector<std::vector<uint32_t>>& sources, const std::vector<std::vector<uint32_t>>& decoder_inputs) {
+  uint32_t bucket = 0;
+  encoder_output(sources, bucket);
+  Workspace& ws = *workspace_;
+  const uint32_t n = uint32_t(sources.size()), vocab = config().vocab_size;
+  const uint32_t steps = uint32_t(decoder_inputs.at(0).size());
+  if (steps > ws.capacity().target) throw Error("forced decoding is longer than the decoder's capacity");
+  std::vector<std::vector<std::vector<float>>> logits(n);
+  const uint32_t rows_bucket = power_of_two_at_least(n);
+  for (uint32_t step = 0; step < steps; ++step) {
+    Rows rows;
+    for (uint32_t i = 0; i < n; ++i) rows.add(i, decoder_inputs[i][step], i);
+    write_rows(ws, step == 0 ? 0 : step - 1, rows, rows_bucket, config().pad_id);
+    ws.state()[0] = step;
+    submit("decoder step", ws.decoder(rows_bucket, 0));
+    const auto all = ws.logits(rows_bucket);
+    for (uint32_t i = 0; i < n; ++i) logits[i].emplace_back(all.begin() + size_t(i) * vocab, all.begin() + size_t(i + 1) * vocab);
+  }
+  return logits;
+}
+
+}  // namespace vkformer

@@ -1,0 +1,194 @@
+#include "workspace.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "vkformer/ops/argmax.hpp"
+#include "vkformer/ops/attention.hpp"
+#include "vkformer/ops/embed_position.hpp"
+#include "vkformer/ops/layer_norm.hpp"
+#include "vkformer/ops/matmul.hpp"
+#include "vkformer/ops/softmax.hpp"
+#include "vkformer/ops/topk.hpp"
+
+namespace vkformer::translate {
+
+static constexpr float kLayerNormEps = 1e-5f;
+
+void Plan::finish() {
+  command_buffers.clear();
+  for (const auto& sequence : sequences) command_buffers.push_back(sequence->command_buffer());
+}
+
+static Buffer floats(Context& context, uint64_t count, const std::string& name) {
+  return Buffer(context, std::max<uint64_t>(count, 1) * sizeof(float), name);
+}
+
+Workspace::Workspace(Context& context, const Weights& weights, const Capacity& capacity, bool timestamps)
+    : context_(context), weights_(weights), capacity_(capacity), timestamps_(timestamps) {
+  const auto& c = weights.config();
+  const uint64_t d = c.d_model, enc_rows = uint64_t(capacity.sentences) * capacity.source, rows = capacity.rows;
+  const uint64_t state_words = source_ids_offset() + enc_rows;
+  state_ = Buffer(context, state_words * 4, "decoding state", true);
+  state_map_ = state_.mapped_pointer();
+  state_.fill_zero();
+  enc_x_ = floats(context, enc_rows * d, "encoder x");
+  enc_qkv_ = floats(context, enc_rows * 3 * d, "encoder qkv");
+  enc_scores_ = floats(context, enc_rows * c.encoder_heads * capacity.source, "encoder scores");
+  enc_ctx_ = floats(context, enc_rows * d, "encoder context");
+  enc_tmp_ = floats(context, enc_rows * d, "encoder projection");
+  enc_ffn_ = floats(context, enc_rows * c.encoder_ffn, "encoder ffn");
+  for (uint32_t l = 0; l < c.decoder_layers; ++l) {
+    cross_kv_.push_back(floats(context, enc_rows * 2 * d, fmt::format("decoder {} cross k/v", l)));
+    caches_.push_back(floats(context, rows * capacity.target * 2 * d, fmt::format("decoder {} k/v cache", l)));
+  }
+  dec_y_ = floats(context, rows * d, "decoder y");
+  dec_qkv_ = floats(context, rows * 3 * d, "decoder qkv");
+  dec_q_ = floats(context, rows * d, "decoder cross q");
+  dec_ctx_ = floats(context, rows * d, "decoder context");
+  dec_tmp_ = floats(context, rows * d, "decoder projection");
+  dec_ffn_ = floats(context, rows * c.decoder_ffn, "decoder ffn");
+  logits_ = floats(context, rows * c.vocab_size, "logits");
+  next_ids_ = Buffer(context, rows * 4, "next ids", true);
+  top_ids_ = Buffer(context, rows * capacity.top_k * 4, "top ids", true);
+  top_values_ = Buffer(context, rows * capacity.top_k * 4, "top values", true);
+}
+
+Sequence& Workspace::add_sequence(Plan& plan, const std::string& name) {
+  plan.sequences.push_back(std::make_unique<Sequence>(context_, name, timestamps_));
+  plan.sequences.back()->begin();
+  return *plan.sequences.back();
+}
+
+Plan& Workspace::encoder(uint32_t sentences) {
+  auto& plan = encoder_plans_[sentences];
+  if (!plan) {
+    plan = std::make_unique<Plan>();
+    record_encoder(*plan, sentences);
+  }
+  return *plan;
+}
+
+Plan& Workspace::decoder(uint32_t rows, uint32_t top_k) {
+  auto& plan = decoder_plans_[{rows, top_k}];
+  if (!plan) {
+    plan = std::make_unique<Plan>();
+    record_decoder(*plan, rows, top_k);
+  }
+  return *plan;
+}
+
+static void linear(Sequence& s, Context& context, View x, const Linear& w, View y, uint32_t rows,
+                   std::string_view label, Activation activation = Activation::none) {
+  record_matmul(s, context, x, w.weight, w.bias, y, {.M = rows, .N = w.out, .K = w.in, .activation = activation}, label);
+}
+
+static float embedding_scale(const ModelConfig& c) { return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f; }
+
+void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
+  const auto& c = weights_.config();
+  const uint32_t d = c.d_model, S = capacity_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
+  {
+    Sequence& s = add_sequence(plan, "encoder embed");
+    record_embed_position(s, context_, &state_, source_ids_offset(), weights_.encoder_embedding, c.vocab_size, d,
+                          {&enc_x_, 0}, rows, embedding_scale(c), {.seq_len = S}, "embed");
+    s.end();
+  }
+  for (uint32_t l = 0; l < c.encoder_layers; ++l) {
+    const auto& w = weights_.encoder[l];
+    Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
+    linear(s, context_, {&enc_x_, 0}, w.qkv, {&enc_qkv_, 0}, rows, "qkv");
+    record_matmul(s, context_, {&enc_qkv_, 0}, {&enc_qkv_, d}, {}, {&enc_scores_, 0},
+                  {.M = S, .N = S, .K = hd, .lda = 3 * d, .ldb = 3 * d, .ldc = S, .batch = sentences * heads,
+                   .batch_inner = heads, .a_outer = S * 3 * d, .a_inner = hd, .b_outer = S * 3 * d, .b_inner = hd,
+                   .c_outer = heads * S * S, .c_inner = S * S, .alpha = 1.0f / std::sqrt(float(hd))},
+                  "attention scores");
+    record_softmax(s, context_, {&enc_scores_, 0}, {&enc_scores_, 0}, sentences * heads * S, S, heads, S, 1.0f,
+                   {.key_lengths = &state_, .key_lengths_offset = length_offset()}, "softmax");
+    record_matmul(s, context_, {&enc_scores_, 0}, {&enc_qkv_, 2 * d}, {}, {&enc_ctx_, 0},
+                  {.M = S, .N = hd, .K = S, .lda = S, .ldb = 3 * d, .ldc = d, .batch = sentences * heads,
+                   .batch_inner = heads, .a_outer = heads * S * S, .a_inner = S * S, .b_outer = S * 3 * d,
+                   .b_inner = hd, .c_outer = S * d, .c_inner = hd, .b_transposed = false},
+                  "attention values");
+    linear(s, context_, {&enc_ctx_, 0}, w.out, {&enc_tmp_, 0}, rows, "out proj");
+    record_layer_norm(s, context_, {&enc_tmp_, 0}, {&enc_x_, 0}, w.attention_norm.gamma, w.attention_norm.beta,
+                      {&enc_x_, 0}, rows, d, kLayerNormEps, "attention norm");
+    linear(s, context_, {&enc_x_, 0}, w.fc1, {&enc_ffn_, 0}, rows, "ffn1", c.activation);
+    linear(s, context_, {&enc_ffn_, 0}, w.fc2, {&enc_tmp_, 0}, rows, "ffn2");
+    record_layer_norm(s, context_, {&enc_tmp_, 0}, {&enc_x_, 0}, w.ffn_norm.gamma, w.ffn_norm.beta, {&enc_x_, 0},
+                      rows, d, kLayerNormEps, "ffn norm");
+    s.end();
+  }
+  // Cross-attention keys and values depend only on the encoder output: once per batch, not per step.
+  Sequence& s = add_sequence(plan, "encoder cross k/v");
+  for (uint32_t l = 0; l < c.decoder_layers; ++l) {
+    linear(s, context_, {&enc_x_, 0}, weights_.decoder[l].cross_kv, {&cross_kv_[l], 0}, rows,
+           fmt::format("cross k/v L{}", l));
+  }
+  s.end();
+  plan.finish();
+}
+
+void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
+  const auto& c = weights_.config();
+  const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  {
+    Sequence& s = add_sequence(plan, "decoder embed");
+    record_embed_position(s, context_, &state_, ids_offset(), weights_.decoder_embedding, c.vocab_size, d,
+                          {&dec_y_, 0}, rows, embedding_scale(c),
+                          {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, "embed");
+    s.end();
+  }
+  for (uint32_t l = 0; l < c.decoder_layers; ++l) {
+    const auto& w = weights_.decoder[l];
+    Sequence& s = add_sequence(plan, fmt::format("decoder L{}", l));
+    linear(s, context_, {&dec_y_, 0}, w.qkv, {&dec_qkv_, 0}, rows, "qkv");
+    record_attention(s, context_,
+                     {.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                      .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
+                      .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
+                      .trace_offset = trace_offset(), .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
+                     "self attention");
+    linear(s, context_, {&dec_ctx_, 0}, w.self_out, {&dec_tmp_, 0}, rows, "self out proj");
+    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.self_norm.gamma, w.self_norm.beta, {&dec_y_, 0},
+                      rows, d, kLayerNormEps, "self norm");
+    linear(s, context_, {&dec_y_, 0}, w.cross_q, {&dec_q_, 0}, rows, "cross q");
+    record_attention(s, context_,
+                     {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
+                      .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
+                      .sentence_offset = sentence_offset(), .length_offset = length_offset(),
+                      .source_capacity = capacity_.source, .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
+                     "cross attention");
+    linear(s, context_, {&dec_ctx_, 0}, w.cross_out, {&dec_tmp_, 0}, rows, "cross out proj");
+    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.cross_norm.gamma, w.cross_norm.beta,
+                      {&dec_y_, 0}, rows, d, kLayerNormEps, "cross norm");
+    linear(s, context_, {&dec_y_, 0}, w.fc1, {&dec_ffn_, 0}, rows, "ffn1", c.activation);
+    linear(s, context_, {&dec_ffn_, 0}, w.fc2, {&dec_tmp_, 0}, rows, "ffn2");
+    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.ffn_norm.gamma, w.ffn_norm.beta, {&dec_y_, 0},
+                      rows, d, kLayerNormEps, "ffn norm");
+    s.end();
+  }
+  Sequence& s = add_sequence(plan, "decoder output");
+  linear(s, context_, {&dec_y_, 0}, weights_.output, {&logits_, 0}, rows, "logits");
+  const uint32_t banned = c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
+  if (top_k == 0) {
+    record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");
+  } else {
+    record_topk(s, context_, {&logits_, 0}, rows, c.vocab_size, top_k, &top_ids_, 0, {&top_values_, 0}, true, banned,
+                "top-k");
+  }
+  s.end();
+  plan.finish();
+}
+
+std::vector<float> Workspace::logits(uint32_t rows) const {
+  return logits_.download<float>(size_t(rows) * weights_.config().vocab_size);
+}
+
+std::vector<float> Workspace::encoder_output(uint32_t sentences) const {
+  return enc_x_.download<float>(size_t(sentences) * capacity_.source * weights_.config().d_model);
+}
+
+}  // namespace vkformer::translate

@@ -1,0 +1,74 @@
+#pragma once
+// Device buffers and recorded command buffers for one source-length bucket. The encoder is recorded once
+// per batch-size bucket and the decoder step once per row-count bucket; both are replayed for every
+// batch and every step, with run-time values (step, tokens, trace, lengths) in the host-written `state`.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vkformer/buffer.hpp"
+#include "vkformer/sequence.hpp"
+#include "weights.hpp"
+
+namespace vkformer::translate {
+
+// A list of recorded sequences submitted together (one vkQueueSubmit).
+struct Plan {
+  std::vector<std::unique_ptr<Sequence>> sequences;
+  std::vector<vk::CommandBuffer> command_buffers;
+  void finish();
+};
+
+struct Capacity {
+  uint32_t sentences = 1;  // most sentences in a batch
+  uint32_t source = 1;     // source positions per sentence (the bucket)
+  uint32_t rows = 1;       // most decoder rows (sentences x beam)
+  uint32_t target = 1;     // KV cache slots per row (decoder steps)
+  uint32_t top_k = 1;      // candidates per row read back in beam search
+};
+
+class Workspace {
+ public:
+  Workspace(Context& context, const Weights& weights, const Capacity& capacity, bool timestamps);
+
+  const Capacity& capacity() const { return capacity_; }
+
+  // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids].
+  uint32_t* state() { return static_cast<uint32_t*>(state_map_); }
+  uint32_t ids_offset() const { return 1; }
+  uint32_t trace_offset() const { return 1 + capacity_.rows; }
+  uint32_t sentence_offset() const { return trace_offset() + capacity_.rows * capacity_.target; }
+  uint32_t length_offset() const { return sentence_offset() + capacity_.rows; }
+  uint32_t source_ids_offset() const { return length_offset() + capacity_.sentences; }
+
+  Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
+  Plan& decoder(uint32_t rows, uint32_t top_k);       // top_k 0: greedy (argmax)
+
+  std::vector<uint32_t> argmax_ids(uint32_t rows) const { return next_ids_.download<uint32_t>(rows); }
+  std::vector<uint32_t> top_ids(uint32_t rows, uint32_t k) const { return top_ids_.download<uint32_t>(size_t(rows) * k); }
+  std::vector<float> top_values(uint32_t rows, uint32_t k) const { return top_values_.download<float>(size_t(rows) * k); }
+  std::vector<float> logits(uint32_t rows) const;
+  std::vector<float> encoder_output(uint32_t sentences) const;
+
+ private:
+  void record_encoder(Plan& plan, uint32_t sentences);
+  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k);
+  Sequence& add_sequence(Plan& plan, const std::string& name);
+
+  Context& context_;
+  const Weights& weights_;
+  Capacity capacity_;
+  bool timestamps_;
+  Buffer state_;
+  void* state_map_ = nullptr;
+  Buffer enc_x_, enc_qkv_, enc_scores_, enc_ctx_, enc_tmp_, enc_ffn_;
+  std::vector<Buffer> cross_kv_;
+  Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;
+  std::vector<Buffer> caches_;
+  Buffer next_ids_, top_ids_, top_values_;
+  std::map<uint32_t, std::unique_ptr<Plan>> encoder_plans_;
+  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<Plan>> decoder_plans_;
+};
+
+}  // namespace vkformer::translate

@@ -1,0 +1,139 @@
+// The engine against golden outputs of the PyTorch reference (tools/reference/, checked against
+// transformers' MarianMTModel): tokenizer ids, encoder output, teacher-forced logits, greedy and beam.
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "test_context.hpp"
+#include "vkformer/error.hpp"
+#include "vkformer/translator.hpp"
+
+using namespace vkformer;
+using nlohmann::json;
+
+namespace {
+
+// fp32 engine against fp32 PyTorch: the reference's own fp32-vs-fp64 noise is ~1e-5 on logits of
+// magnitude ~10 (tools/reference/README.md); 1e-4 relative to the largest logit leaves room for a
+// different summation order.
+constexpr double kLogitTolerance = 1e-4;
+constexpr double kEncoderTolerance = 5e-4;
+constexpr double kScoreTolerance = 1e-4;
+
+json load_golden(const std::string& model) {
+  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/" + model + "/golden.json");
+  REQUIRE(file.good());
+  return json::parse(file);
+}
+
+std::vector<std::vector<uint32_t>> id_lists(const json& value) { return value.get<std::vector<std::vector<uint32_t>>>(); }
+
+const std::vector<std::string> kModels{"tiny_swish_shared", "tiny_gelu_separate", "tiny_relu_odd"};
+
+}  // namespace
+
+TEST_CASE("tokenizer matches MarianTokenizer", "[translate]") {
+  for (const auto& model : kModels) {
+    const json golden = load_golden(model);
+    const Tokenizer tokenizer(std::string(VKFORMER_TEST_DATA) + "/" + model);
+    const auto sources = golden["sources"].get<std::vector<std::string>>();
+    const auto expected = id_lists(golden["source_ids"]);
+    for (size_t i = 0; i < sources.size(); ++i) {
+      INFO(model << ": " << sources[i]);
+      CHECK(tokenizer.encode(sources[i]) == expected[i]);
+    }
+    for (const auto& output : golden["greedy"]["outputs"]) {
+      CHECK(tokenizer.decode(output["ids"].get<std::vector<uint32_t>>()) == output["text"].get<std::string>());
+    }
+  }
+}
+
+TEST_CASE("encoder output and teacher-forced logits match the reference", "[translate]") {
+  Context& context = testing::context_for();
+  for (const auto& model : kModels) {
+    INFO(model);
+    const json golden = load_golden(model);
+    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
+    const auto sources = id_lists(golden["source_ids"]);
+
+    uint32_t bucket = 0;
+    const auto encoded = translator.encoder_output(sources, bucket);
+    const auto shape = golden["encoder_output"]["shape"].get<std::vector<uint32_t>>();
+    const auto expected = golden["encoder_output"]["data"].get<std::vector<double>>();
+    double encoder_error = 0;
+    for (uint32_t b = 0; b < shape[0]; ++b) {
+      // Only real positions: padded rows depend on how far the batch was padded.
+      for (uint32_t t = 0; t < sources[b].size(); ++t) {
+        for (uint32_t k = 0; k < shape[2]; ++k) {
+          const double got = encoded[(size_t(b) * bucket + t) * shape[2] + k];
+          encoder_error = std::max(encoder_error, std::abs(got - expected[(size_t(b) * shape[1] + t) * shape[2] + k]));
+        }
+      }
+    }
+    CHECK(encoder_error <= kEncoderTolerance);
+
+    const auto inputs = id_lists(golden["forced_decoding"]["decoder_input_ids"]);
+    const auto logit_shape = golden["forced_decoding"]["logits"]["shape"].get<std::vector<uint32_t>>();
+    const auto logits = golden["forced_decoding"]["logits"]["data"].get<std::vector<double>>();
+    const auto got = translator.forced_logits(sources, inputs);
+    double largest = 0, error = 0;
+    for (uint32_t b = 0; b < logit_shape[0]; ++b) {
+      for (uint32_t t = 0; t < logit_shape[1]; ++t) {
+        for (uint32_t v = 0; v < logit_shape[2]; ++v) {
+          const double want = logits[(size_t(b) * logit_shape[1] + t) * logit_shape[2] + v];
+          largest = std::max(largest, std::abs(want));
+          error = std::max(error, std::abs(double(got[b][t][v]) - want));
+        }
+      }
+    }
+    INFO("max logit error " << error << " of largest " << largest);
+    CHECK(error <= kLogitTolerance * std::max(largest, 1.0));
+    testing::require_no_validation_messages(context);
+  }
+}
+
+TEST_CASE("greedy and beam search give the reference's tokens and scores", "[translate]") {
+  Context& context = testing::context_for();
+  for (const auto& model : kModels) {
+    for (uint32_t batch : {1u, 32u}) {
+      INFO(model << " batch " << batch);
+      const json golden = load_golden(model);
+      Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
+      const auto sources = golden["sources"].get<std::vector<std::string>>();
+
+      DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>(), .batch_sentences = batch};
+      const auto greedy_out = translator.translate_text(sources, greedy);
+      for (size_t i = 0; i < sources.size(); ++i) {
+        const auto& want = golden["greedy"]["outputs"][i];
+        CHECK(greedy_out[i].hypotheses.at(0).ids == want["ids"].get<std::vector<uint32_t>>());
+        CHECK(greedy_out[i].hypotheses.at(0).text == want["text"].get<std::string>());
+      }
+
+      const auto& beam = golden["beam"];
+      DecodeOptions beam_options{.beam = beam["beam_size"].get<uint32_t>(), .n_best = beam["n_best"].get<uint32_t>(),
+                                 .length_penalty = beam["length_penalty"].get<float>(),
+                                 .max_length = beam["max_length"].get<uint32_t>(), .batch_sentences = batch};
+      const auto beam_out = translator.translate_text(sources, beam_options);
+      for (size_t i = 0; i < sources.size(); ++i) {
+        const auto& want = beam["outputs"][i];
+        REQUIRE(beam_out[i].hypotheses.size() == want.size());
+        for (size_t n = 0; n < want.size(); ++n) {
+          INFO("sentence " << i << " hypothesis " << n);
+          CHECK(beam_out[i].hypotheses[n].ids == want[n]["ids"].get<std::vector<uint32_t>>());
+          CHECK(std::abs(*beam_out[i].hypotheses[n].score - want[n]["score"].get<double>()) <= kScoreTolerance);
+        }
+      }
+      testing::require_no_validation_messages(context);
+    }
+  }
+}
+
+TEST_CASE("bad models and inputs fail with one clear error", "[translate]") {
+  Context& context = testing::context_for();
+  const std::string data = VKFORMER_TEST_DATA;
+  CHECK_THROWS_WITH(Translator(context, data + "/does-not-exist"), Catch::Contains("does not exist"));
+  Translator translator(context, data + "/tiny_swish_shared");
+  CHECK_THROWS_WITH(translator.encode("bad \xff utf-8"), Catch::Contains("UTF-8"));
+  CHECK_THROWS_WITH(translator.encode(std::string(5000, 'a') + std::string(" b", 3000)), Catch::Contains("positions"));
+}
