@@ -1,0 +1,64 @@
+#version 450
+// Per row: the index of the largest value (the first on ties, like torch.argmax), skipping the `banned`
+// column (Marian never generates pad; 0xFFFFFFFF bans nothing). Writes the id and optionally the value;
+// a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row.
+layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
+layout(std430, binding = 2) writeonly buffer Values { float values[]; };
+layout(push_constant) uniform Push {
+  uint rows;
+  uint cols;
+  uint x_offset;
+  uint ids_offset;
+  uint values_offset;
+  uint write_values;
+  uint banned;
+} p;
+
+const uint kNone = 0xFFFFFFFFu;
+const float kLowest = -3.402823466e38;
+
+shared float best_value[WG];
+shared uint best_id[WG];
+
+// (value, id) beats (best, best_i): larger value, or equal value and lower id; kNone never wins.
+bool better(float value, uint id, float best, uint best_i) {
+  return id != kNone && (best_i == kNone || value > best || (value == best && id < best_i));
+}
+
+void main() {
+  const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (row >= p.rows) return;  // uniform per workgroup
+  const uint tid = gl_LocalInvocationID.x;
+  const uint base = p.x_offset + row * p.cols;
+
+  // Columns are visited in increasing order, so a strict > keeps the first of equal values.
+  float value = kLowest;
+  uint id = kNone;
+  for (uint k = tid; k < p.cols; k += WG) {
+    const float v = x[base + k];
+    if (k != p.banned && (id == kNone || v > value)) {
+      value = v;
+      id = k;
+    }
+  }
+  best_value[tid] = value;
+  best_id[tid] = id;
+  barrier();
+  // Tree reduction that also works for workgroup sizes that are not powers of two.
+  for (uint n = WG; n > 1u;) {
+    const uint half_n = (n + 1u) / 2u;
+    if (tid < n - half_n && better(best_value[tid + half_n], best_id[tid + half_n], best_value[tid], best_id[tid])) {
+      best_value[tid] = best_value[tid + half_n];
+      best_id[tid] = best_id[tid + half_n];
+    }
+    barrier();
+    n = half_n;
+  }
+  if (tid == 0u) {
+    ids[p.ids_offset + row] = best_id[0];
+    if (p.write_values != 0u) values[p.values_offset + row] = best_id[0] == kNone ? kLowest : best_value[0];
+  }
+}

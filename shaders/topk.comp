@@ -1,0 +1,112 @@
+#version 450
+// Per row: the k largest values (k <= 16) with their ids, sorted by value descending, ties to the lower
+// id, never the `banned` id (0xFFFFFFFF bans nothing). With `log_softmax`, the values written are
+// value - logsumexp(row), the logsumexp over every column including the banned one. Slots without a
+// candidate get id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row: each invocation keeps a sorted
+// top-k of its strided columns, then k rounds of a workgroup (value, id) max pick the winners; shared
+// memory stays at WG entries whatever k is.
+layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
+layout(std430, binding = 2) writeonly buffer Values { float values[]; };
+layout(push_constant) uniform Push {
+  uint rows;
+  uint cols;
+  uint k;
+  uint x_offset;
+  uint ids_offset;
+  uint values_offset;
+  uint log_softmax;
+  uint banned;
+} p;
+
+const uint MAX_K = 16u;
+const uint kNone = 0xFFFFFFFFu;
+const float kLowest = -3.402823466e38;  // finite stand-in for -inf (see softmax.comp)
+
+shared float shared_value[WG];
+shared uint shared_id[WG];
+shared float shared_sum[WG];
+
+// (value, id) beats (best, best_i): larger value, or equal value and lower id; kNone never wins.
+bool better(float value, uint id, float best, uint best_i) {
+  return id != kNone && (best_i == kNone || value > best || (value == best && id < best_i));
+}
+
+void main() {
+  const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (row >= p.rows) return;  // uniform per workgroup
+  const uint tid = gl_LocalInvocationID.x;
+  const uint base = p.x_offset + row * p.cols;
+
+  // This invocation's candidates, best first; columns come in increasing order, so an equal value goes
+  // after those already held (lower ids first).
+  float top_value[MAX_K];
+  uint top_id[MAX_K];
+  uint held = 0u;
+  float m = kLowest, s = 0.0;  // online logsumexp over all columns
+  for (uint c = tid; c < p.cols; c += WG) {
+    const float v = x[base + c];
+    if (v > m) {
+      s = s * exp(m - v) + 1.0;
+      m = v;
+    } else {
+      s += exp(v - m);
+    }
+    if (c == p.banned || (held == p.k && !(v > top_value[p.k - 1u]))) continue;
+    uint i = min(held, p.k - 1u);  // the last slot is dropped when full
+    while (i > 0u && v > top_value[i - 1u]) {
+      top_value[i] = top_value[i - 1u];
+      top_id[i] = top_id[i - 1u];
+      --i;
+    }
+    top_value[i] = v;
+    top_id[i] = c;
+    held = min(held + 1u, p.k);
+  }
+
+  // logsumexp of the row.
+  shared_value[tid] = m;
+  shared_sum[tid] = s;
+  barrier();
+  for (uint n = WG; n > 1u;) {  // tree reduction, fine for sizes that are not powers of two
+    const uint half_n = (n + 1u) / 2u;
+    if (tid < n - half_n) {
+      const float m1 = shared_value[tid], m2 = shared_value[tid + half_n];
+      const float mm = max(m1, m2);
+      shared_sum[tid] = shared_sum[tid] * exp(m1 - mm) + shared_sum[tid + half_n] * exp(m2 - mm);
+      shared_value[tid] = mm;
+    }
+    barrier();
+    n = half_n;
+  }
+  const float lse = p.log_softmax != 0u ? shared_value[0] + log(shared_sum[0]) : 0.0;
+  barrier();  // shared_value is reused below
+
+  // k rounds: every invocation offers its best remaining candidate; the winner's owner moves past it.
+  uint next = 0u;
+  for (uint r = 0u; r < p.k; ++r) {
+    shared_value[tid] = next < held ? top_value[next] : kLowest;
+    shared_id[tid] = next < held ? top_id[next] : kNone;
+    barrier();
+    for (uint n = WG; n > 1u;) {
+      const uint half_n = (n + 1u) / 2u;
+      if (tid < n - half_n &&
+          better(shared_value[tid + half_n], shared_id[tid + half_n], shared_value[tid], shared_id[tid])) {
+        shared_value[tid] = shared_value[tid + half_n];
+        shared_id[tid] = shared_id[tid + half_n];
+      }
+      barrier();
+      n = half_n;
+    }
+    const uint winner = shared_id[0];
+    const float value = shared_value[0];
+    if (tid == 0u) {
+      ids[p.ids_offset + row * p.k + r] = winner;
+      values[p.values_offset + row * p.k + r] = winner == kNone ? kLowest : value - lse;
+    }
+    if (winner != kNone && next < held && top_id[next] == winner) ++next;  // ids are unique in a row
+    barrier();  // before the next round overwrites shared memory
+  }
+}

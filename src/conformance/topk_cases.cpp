@@ -1,0 +1,117 @@
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "cases.hpp"
+#include "check.hpp"
+#include "vkformer/ops/topk.hpp"
+
+namespace vkformer::conformance {
+
+// Selection is exact (ids compared exactly). Plain values are copies; log-softmax values carry the fp32
+// logsumexp (|lse| ~ 20 for 32000 columns: a few ulp, ~2e-6 absolute, i.e. <= 1e-6 of |value|).
+static constexpr Tolerance kTolerance{.max_rel = 1e-6, .nmse = 1e-12};
+
+// Ids in a guarded buffer against the expected ids: max_rel is the number of wrong ids (any fails).
+static Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>& expected) {
+  const auto all = buffer.download<uint32_t>(expected.size() + 2 * kGuard);
+  Comparison result;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const uint32_t id = all[kGuard + i];
+    if (id == expected[i]) continue;
+    result.max_abs = std::max(result.max_abs, std::abs(double(id) - double(expected[i])));
+    result.max_rel += 1;
+    result.nmse = 1;
+  }
+  for (uint32_t i = 0; i < kGuard; ++i) {
+    result.sentinel_damage += all[i] != std::bit_cast<uint32_t>(kSentinel);
+    result.sentinel_damage += all[kGuard + expected.size() + i] != std::bit_cast<uint32_t>(kSentinel);
+  }
+  return result;
+}
+
+namespace {
+struct Shape {
+  uint32_t rows, cols, k;
+  bool log_softmax = false;
+  bool ties = false;  // values on a coarse grid
+  uint32_t banned = kNoBannedToken;
+};
+}  // namespace
+
+static Result run_topk(Context& context, const Shape& s) {
+  const size_t count = size_t(s.rows) * s.cols;
+  auto x = random_values(count, 51 + s.cols + s.k, 10.0f);
+  if (s.ties) {
+    for (auto& v : x) v = std::round(v * 0.5f);
+  }
+  if (s.banned < s.cols) {  // the banned column holds the row maximum in every other row
+    for (uint32_t r = 0; r < s.rows; r += 2) x[size_t(r) * s.cols + s.banned] = 30.0f;
+  }
+  std::vector<uint32_t> expected_ids(size_t(s.rows) * s.k, kNoBannedToken);
+  std::vector<double> expected_values(size_t(s.rows) * s.k, -double(std::numeric_limits<float>::max()));
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    const float* row = x.data() + size_t(r) * s.cols;
+    double max_value = -INFINITY, sum = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) max_value = std::max(max_value, double(row[c]));
+    for (uint32_t c = 0; c < s.cols; ++c) sum += std::exp(double(row[c]) - max_value);
+    const double lse = s.log_softmax ? max_value + std::log(sum) : 0.0;
+    std::vector<uint32_t> order;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      if (c != s.banned) order.push_back(c);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return row[a] > row[b]; });
+    for (uint32_t i = 0; i < s.k && i < order.size(); ++i) {
+      expected_ids[size_t(r) * s.k + i] = order[i];
+      expected_values[size_t(r) * s.k + i] = double(row[order[i]]) - lse;
+    }
+  }
+  Buffer x_buffer = guarded_buffer(context, x, "x");
+  Buffer ids = guarded_output(context, expected_ids.size(), "ids");
+  Buffer values = guarded_output(context, expected_values.size(), "values");
+  Sequence sequence(context, "conformance topk", true);
+  run_once(context, sequence, [&](Sequence& seq) {
+    record_topk(seq, context, {&x_buffer, kGuard}, s.rows, s.cols, s.k, &ids, kGuard, {&values, kGuard},
+                s.log_softmax, s.banned);
+  });
+  Comparison comparison = compare_ids_guarded(ids, expected_ids);
+  const size_t wrong_ids = size_t(comparison.max_rel);
+  const Comparison value_comparison = compare_guarded(values, expected_values);
+  comparison.max_abs = std::max(comparison.max_abs, value_comparison.max_abs);
+  comparison.max_rel = std::max(comparison.max_rel, value_comparison.max_rel);
+  comparison.nmse = std::max(comparison.nmse, value_comparison.nmse);
+  comparison.non_finite += value_comparison.non_finite;
+  comparison.sentinel_damage += value_comparison.sentinel_damage;
+  std::string op = fmt::format("top{}", s.k);
+  if (s.log_softmax) op += "+logsm";
+  if (s.ties) op += "+ties";
+  if (s.banned != kNoBannedToken) op += fmt::format("+ban{}", s.banned);
+  auto result = finish(op, fmt::format("{}x{}", s.rows, s.cols), comparison, kTolerance, sequence);
+  if (wrong_ids) result.note += fmt::format("{} wrong ids; ", wrong_ids);
+  return result;
+}
+
+std::vector<Case> topk_cases() {
+  std::vector<Shape> shapes;
+  for (uint32_t cols : {1u, 7u, 100u, 1000u, 32000u}) {
+    for (uint32_t k : {1u, 4u, 8u, 16u}) {
+      if (k > cols) continue;
+      shapes.push_back({.rows = 5, .cols = cols, .k = k, .log_softmax = true});
+      shapes.push_back({.rows = 4, .cols = cols, .k = k, .ties = true});
+      shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .ties = true, .banned = cols / 2});
+    }
+  }
+  shapes.push_back({.rows = 3, .cols = 1, .k = 1, .log_softmax = true, .banned = 0});  // no candidate at all
+  shapes.push_back({.rows = 3, .cols = 7, .k = 7, .banned = 2});  // one slot left empty
+  std::vector<Case> cases;
+  for (const auto& shape : shapes) {
+    cases.push_back({"topk", fmt::format("{}", shape.cols), [=](Context& context) { return run_topk(context, shape); }});
+  }
+  return cases;
+}
+
+}  // namespace vkformer::conformance

@@ -1,0 +1,28 @@
+#include "vkformer/ops/topk.hpp"
+
+#include <fmt/format.h>
+
+#include "vkformer/error.hpp"
+
+namespace vkformer {
+
+namespace {
+struct Push {
+  uint32_t rows, cols, k, x_offset, ids_offset, values_offset, log_softmax, banned;
+};
+}  // namespace
+
+void record_topk(Sequence& sequence, Context& context, View x, uint32_t rows, uint32_t cols, uint32_t k,
+                 const Buffer* ids, uint32_t ids_offset, View values, bool log_softmax, uint32_t banned,
+                 std::string_view label) {
+  if (rows == 0 || cols == 0 || k == 0 || k > kMaxTopK || k > cols) {
+    throw Error(fmt::format("{}: top-{} of {} columns (k must be 1..min({}, columns))", label, k, cols, kMaxTopK));
+  }
+  const uint32_t wg = context.tuning().reduce_wg;
+  const Kernel& kernel = context.kernel({.shader = "topk", .bindings = 3, .push_constant_bytes = sizeof(Push),
+                                         .specialization = {wg}});
+  const Push push{rows, cols, k, x.offset, ids_offset, values.offset, log_softmax ? 1u : 0u, banned};
+  sequence.dispatch(kernel, {x.buffer, ids, values.buffer}, push, groups_for(rows, 1), label);
+}
+
+}  // namespace vkformer
