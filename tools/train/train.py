@@ -133,7 +133,7 @@ def main():
                     "config": model.config.to_dict()}, path)
         ckpts.append(path)
         while len(ckpts) > args.keep:
-            ckpts.pop(0).unlink()
+            ckpts.pop(0).unlink(missing_ok=True)
         print(f"saved {path}; dev loss {dev_loss(model, blob['data']['dev'], pad_id):.3f}", flush=True)
 
     model.train()
