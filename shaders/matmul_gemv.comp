@@ -12,7 +12,58 @@ const uint MAX_M = 8;
 const uint COLUMNS = WG / K_SPLIT;  // output columns per workgroup
 shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
 
+// Without k-splitting (CPU drivers) each invocation computes CPU_COLS adjacent columns, so one load of
+// A's rows feeds CPU_COLS columns; the workgroup's other invocations have no work and leave at once.
+const uint CPU_COLS = 4;
+
+void gemv_columns() {
+  const uint z = gl_WorkGroupID.z;
+  const uint n0 = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x * CPU_COLS;
+  if (gl_LocalInvocationID.x >= COLUMNS / CPU_COLS || n0 >= p.N) return;
+  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
+  const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
+  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
+  uint b_rows[CPU_COLS];
+  [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) b_rows[j] = b_base + min(n0 + j, p.N - 1) * p.ldb;
+
+  float acc[MAX_M][CPU_COLS];
+  [[unroll]] for (uint i = 0; i < MAX_M; ++i) [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] = 0.0;
+  uint k = 0;
+  if (vec4_loads()) {
+    const uint k4_end = p.K & ~3u;
+    for (; k < k4_end; k += 4) {
+      vec4 bv[CPU_COLS];
+      [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = b4[(b_rows[j] + k) / 4u];
+      [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+        if (i < p.M) {
+          const vec4 av = a4[(a_base + i * p.lda + k) / 4u];
+          [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]);
+        }
+      }
+    }
+  }
+  for (; k < p.K; ++k) {
+    float bs[CPU_COLS];
+    [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bs[j] = b[b_rows[j] + k];
+    [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+      if (i < p.M) {
+        const float av = a[a_base + i * p.lda + k];
+        [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += av * bs[j];
+      }
+    }
+  }
+  [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+    [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) {
+      if (i < p.M && n0 + j < p.N) store(c_base, i, n0 + j, acc[i][j]);
+    }
+  }
+}
+
 void main() {
+  if (K_SPLIT == 1 && COLUMNS % CPU_COLS == 0) {
+    gemv_columns();
+    return;
+  }
   const uint z = gl_WorkGroupID.z;
   const uint lane = gl_LocalInvocationID.x % K_SPLIT;
   const uint n = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x / K_SPLIT;

@@ -22,8 +22,11 @@ const std::vector<Tuning>& tuning_table() {
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .reduce_wg = 128},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there, loads are what
       // costs, so no staging and big per-invocation blocks.
-      {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 64},
+      // Each vec4 load costs a per-lane loop on lavapipe while the multiply-adds are nearly free, so
+      // the blocks are as large as compile time allows: 16 x 32 needs 12 loads per 512 products
+      // (docs/BENCHMARKS.md has the measured variants).
+      {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
+       .matmul_tn = 32, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 64},
   };
   return table;
 }
