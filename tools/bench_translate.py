@@ -133,6 +133,14 @@ def convert_ct2(model_dir):
         print(f"+ converting {model_dir} for CTranslate2 into {cache}", file=sys.stderr, flush=True)
         ctranslate2.converters.TransformersConverter(str(model_dir)).convert(str(cache), quantization="float32",
                                                                             force=True)
+
+    # CTranslate2 4.3 writes decoder_start_token "</s>" for Marian; transformers starts from
+    # config.decoder_start_token_id (<pad> in OPUS-MT models), so use that.
+    from transformers import MarianTokenizer
+    start_id = json.loads((model_dir / "config.json").read_text())["decoder_start_token_id"]
+    config = json.loads((cache / "config.json").read_text())
+    config["decoder_start_token"] = MarianTokenizer.from_pretrained(model_dir).convert_ids_to_tokens(start_id)
+    (cache / "config.json").write_text(json.dumps(config, indent=2))
     return cache
 
 
