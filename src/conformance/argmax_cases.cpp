@@ -1,4 +1,3 @@
-#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -12,24 +11,6 @@ namespace vkformer::conformance {
 
 // The value is copied, never computed, and ids are compared exactly: no error is allowed.
 static constexpr Tolerance kTolerance{.max_rel = 0, .nmse = 0};
-
-// Ids in a guarded buffer against the expected ids: max_rel is the number of wrong ids (any fails).
-static Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>& expected) {
-  const auto all = buffer.download<uint32_t>(expected.size() + 2 * kGuard);
-  Comparison result;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const uint32_t id = all[kGuard + i];
-    if (id == expected[i]) continue;
-    result.max_abs = std::max(result.max_abs, std::abs(double(id) - double(expected[i])));
-    result.max_rel += 1;
-    result.nmse = 1;
-  }
-  for (uint32_t i = 0; i < kGuard; ++i) {
-    result.sentinel_damage += all[i] != std::bit_cast<uint32_t>(kSentinel);
-    result.sentinel_damage += all[kGuard + expected.size() + i] != std::bit_cast<uint32_t>(kSentinel);
-  }
-  return result;
-}
 
 namespace {
 struct Shape {

@@ -26,6 +26,8 @@ Buffer guarded_output(Context& context, size_t count, const std::string& name);
 // Reads count elements after the guard and compares with the reference; also checks the guards.
 Comparison compare_guarded(const Buffer& buffer, const std::vector<double>& reference);
 Comparison compare(const std::vector<float>& device, const std::vector<double>& reference);
+// Ids (uint32) after the guard against the expected ids: max_rel counts wrong ids, so any fails.
+Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>& expected);
 
 Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,
               const Sequence& sequence);

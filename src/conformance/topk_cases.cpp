@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -15,24 +14,6 @@ namespace vkformer::conformance {
 // Selection is exact (ids compared exactly). Plain values are copies; log-softmax values carry the fp32
 // logsumexp (|lse| ~ 20 for 32000 columns: a few ulp, ~2e-6 absolute, i.e. <= 1e-6 of |value|).
 static constexpr Tolerance kTolerance{.max_rel = 1e-6, .nmse = 1e-12};
-
-// Ids in a guarded buffer against the expected ids: max_rel is the number of wrong ids (any fails).
-static Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>& expected) {
-  const auto all = buffer.download<uint32_t>(expected.size() + 2 * kGuard);
-  Comparison result;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const uint32_t id = all[kGuard + i];
-    if (id == expected[i]) continue;
-    result.max_abs = std::max(result.max_abs, std::abs(double(id) - double(expected[i])));
-    result.max_rel += 1;
-    result.nmse = 1;
-  }
-  for (uint32_t i = 0; i < kGuard; ++i) {
-    result.sentinel_damage += all[i] != std::bit_cast<uint32_t>(kSentinel);
-    result.sentinel_damage += all[kGuard + expected.size() + i] != std::bit_cast<uint32_t>(kSentinel);
-  }
-  return result;
-}
 
 namespace {
 struct Shape {
