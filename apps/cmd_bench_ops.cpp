@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -102,7 +103,8 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
   command->add_option("--op", only, "Only this op (matmul, softmax)");
-  command->add_option("--shape", only_shape, "Only this shape (as printed, e.g. 1024x1024x1024)");
+  command->add_option("--shape", only_shape,
+                      "Only this shape (as printed, e.g. 1024x1024x1024); any MxNxK runs that matmul");
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {
@@ -111,9 +113,16 @@ void add_bench_ops(CLI::App& bench, Run& run) {
         std::string op;
         std::array<uint32_t, 4> dims;
       };
-      const Entry cases[] = {{"matmul", {512, 512, 512}},  {"matmul", {1024, 1024, 1024}}, {"matmul", {64, 2048, 512}},
-                             {"matmul", {32, 512, 512}},   {"matmul", {1, 512, 512}},       {"matmul", {1, 2048, 512}},
-                             {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}}};
+      std::vector<Entry> cases = {{"matmul", {512, 512, 512}},  {"matmul", {1024, 1024, 1024}},
+                                  {"matmul", {64, 2048, 512}},  {"matmul", {32, 512, 512}},
+                                  {"matmul", {1, 512, 512}},    {"matmul", {1, 2048, 512}},
+                                  {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}}};
+      std::array<uint32_t, 3> mnk{};
+      int used = 0;
+      if (std::sscanf(only_shape.c_str(), "%ux%ux%u%n", &mnk[0], &mnk[1], &mnk[2], &used) == 3 &&
+          size_t(used) == only_shape.size() && mnk[0] && mnk[1] && mnk[2]) {
+        cases = {{"matmul", {mnk[0], mnk[1], mnk[2], 0}}};
+      }
       if (!json) {
         fmt::print("device: {} | tuning: {} | {} dispatches per submit, median of the second submit\n",
                    context.info().name, context.tuning().name, repeat);

@@ -34,9 +34,9 @@ void main() {
       [[unroll]] for (uint j = 0; j < TN; ++j) b_rows[j] = (b_base + cols[j] * p.ldb) / 4u;
       for (; k < k4_end; k += 4) {
         vec4 av[TM];
-        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = a4[(rows[i] + k) / 4u];
+        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4((rows[i] + k) / 4u);
         [[unroll]] for (uint j = 0; j < TN; ++j) {
-          const vec4 bv = b4[b_rows[j] + k / 4u];
+          const vec4 bv = load_b4(b_rows[j] + k / 4u);
           [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv);
         }
       }
@@ -44,10 +44,10 @@ void main() {
       // B is contiguous along n: one vec4 of A per row and TN/4 vec4 of B per k.
       for (; k < k4_end; k += 4) {
         vec4 av[TM];
-        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = a4[(rows[i] + k) / 4u];
+        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4((rows[i] + k) / 4u);
         [[unroll]] for (uint kk = 0; kk < 4; ++kk) {
           [[unroll]] for (uint j = 0; j < TN; j += 4) {
-            const vec4 bv = b4[(b_base + (k + kk) * p.ldb + n0 + j) / 4u];
+            const vec4 bv = load_b4((b_base + (k + kk) * p.ldb + n0 + j) / 4u);
             [[unroll]] for (uint i = 0; i < TM; ++i) {
               acc[i][j] += av[i][kk] * bv.x;
               acc[i][j + 1] += av[i][kk] * bv.y;

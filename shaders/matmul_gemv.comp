@@ -33,10 +33,10 @@ void gemv_columns() {
     const uint k4_end = p.K & ~3u;
     for (; k < k4_end; k += 4) {
       vec4 bv[CPU_COLS];
-      [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = b4[(b_rows[j] + k) / 4u];
+      [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = load_b4((b_rows[j] + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
         if (i < p.M) {
-          const vec4 av = a4[(a_base + i * p.lda + k) / 4u];
+          const vec4 av = load_a4((a_base + i * p.lda + k) / 4u);
           [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]);
         }
       }
@@ -78,9 +78,9 @@ void main() {
   if (vec4_loads() && K_SPLIT == 1) {
     const uint k4_end = p.K & ~3u;
     for (k = 0; k < k4_end; k += 4) {
-      const vec4 bv = b4[(b_row + k) / 4u];
+      const vec4 bv = load_b4((b_row + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-        if (i < p.M) acc[i] += dot(a4[(a_base + i * p.lda + k) / 4u], bv);
+        if (i < p.M) acc[i] += dot(load_a4((a_base + i * p.lda + k) / 4u), bv);
       }
     }
   }

@@ -29,6 +29,10 @@ class Buffer {
   bool mapped() const { return mapped_ != nullptr; }
   // Host pointer of a mapped buffer (host_visible or unified memory), written in place between submits.
   void* mapped_pointer() const { return mapped_; }
+  // The whole buffer as a uniform texel buffer of vec4 (R32G32B32A32_SFLOAT), made on first use; null when
+  // the buffer is smaller than one texel or has more texels than the device allows. CPU drivers gather
+  // texel fetches as vectors but turn every storage-buffer load into a per-lane loop.
+  vk::BufferView vec4_view() const;
 
   void upload(const void* data, uint64_t bytes, uint64_t offset = 0);
   void download(void* data, uint64_t bytes, uint64_t offset = 0) const;
@@ -54,6 +58,7 @@ class Buffer {
   vk::DeviceMemory memory_;
   uint64_t bytes_ = 0;
   void* mapped_ = nullptr;
+  mutable vk::BufferView vec4_view_;
   std::string name_;
 };
 

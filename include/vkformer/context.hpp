@@ -9,6 +9,7 @@
 
 #include <vulkan/vulkan.hpp>
 
+#include "vkformer/buffer.hpp"
 #include "vkformer/device_info.hpp"
 #include "vkformer/kernel.hpp"
 #include "vkformer/tuning.hpp"
@@ -80,6 +81,10 @@ class Context {
 
   void save_pipeline_cache() const;
 
+  // A one-texel vec4 view bound in place of a buffer without a view (see Buffer::vec4_view); kernels
+  // must not read it (they take their scalar path then).
+  vk::BufferView placeholder_vec4_view();
+
  private:
   void set_object_name(vk::ObjectType type, uint64_t handle, const std::string& name) const;
   void load_pipeline_cache(bool enabled);
@@ -97,6 +102,7 @@ class Context {
   vk::PipelineCache pipeline_cache_;
   std::filesystem::path pipeline_cache_path_;
   std::map<std::string, std::unique_ptr<Kernel>, std::less<>> kernels_;
+  std::unique_ptr<Buffer> placeholder_;
 };
 
 }  // namespace vkformer

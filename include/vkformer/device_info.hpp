@@ -30,6 +30,7 @@ struct DeviceInfo {
   uint32_t max_workgroup_size[3] = {0, 0, 0};
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   uint64_t max_storage_buffer_range = 0;
+  uint64_t max_texel_buffer_elements = 0;
   uint64_t max_allocation_size = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
   uint32_t max_push_constants_bytes = 0;

@@ -7,9 +7,11 @@
 layout(constant_id = 1) const bool B_TRANSPOSED = true;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer A4 { vec4 a4[]; };
+// The vec4 views of A and B are uniform texel buffers: CPU drivers (llvmpipe) gather a texel fetch as
+// one vector operation but run a storage-buffer load as a loop over lanes.
+layout(binding = 1) uniform samplerBuffer a4;
 layout(std430, binding = 2) readonly buffer B { float b[]; };
-layout(std430, binding = 3) readonly buffer B4 { vec4 b4[]; };
+layout(binding = 3) uniform samplerBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 5) writeonly buffer C { float c[]; };
 
@@ -22,6 +24,9 @@ layout(push_constant) uniform Push {
   float alpha;
   uint flags;  // bit 0: add bias; bit 1: rows of A and B are 16-byte aligned (vec4 loads); bits 8-15: activation
 } p;
+
+vec4 load_a4(uint texel) { return texelFetch(a4, int(texel)); }
+vec4 load_b4(uint texel) { return texelFetch(b4, int(texel)); }
 
 bool has_bias() { return (p.flags & 1u) != 0u; }
 bool vec4_loads() { return (p.flags & 2u) != 0u; }

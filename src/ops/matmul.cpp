@@ -40,7 +40,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   if (!s.lda) s.lda = s.K;
   if (!s.ldb) s.ldb = s.b_transposed ? s.K : s.N;
   if (!s.ldc) s.ldc = s.N;
-  const bool vec4 = aligned4({a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner});
+  const bool vec4 = aligned4({a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
+                    a.buffer->vec4_view() && b.buffer->vec4_view();
   const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
                   s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags};
@@ -57,7 +58,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6,
+  constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3);  // a4, b4 in matmul_common.glsl
+  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6, .texel_bindings = kVec4Bindings,
                                          .push_constant_bytes = sizeof(Push), .specialization = specialization});
   const Buffer* bias_buffer = bias.buffer ? bias.buffer : a.buffer;  // bound but unread without the bias flag
   const double batch = s.batch, m = s.M, n = s.N, k = s.K;

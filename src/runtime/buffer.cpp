@@ -36,6 +36,7 @@ Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool h
   auto device = context.device();
   buffer_ = device.createBuffer({.size = bytes,
                                  .usage = vk::BufferUsageFlagBits::eStorageBuffer |
+                                          vk::BufferUsageFlagBits::eUniformTexelBuffer |
                                           vk::BufferUsageFlagBits::eTransferSrc |
                                           vk::BufferUsageFlagBits::eTransferDst,
                                  .sharingMode = vk::SharingMode::eExclusive});
@@ -80,6 +81,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     memory_ = std::exchange(other.memory_, {});
     bytes_ = std::exchange(other.bytes_, 0);
     mapped_ = std::exchange(other.mapped_, nullptr);
+    vec4_view_ = std::exchange(other.vec4_view_, {});
     name_ = std::move(other.name_);
   }
   return *this;
@@ -88,11 +90,23 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 void Buffer::release() {
   if (!context_) return;
   auto device = context_->device();
+  if (vec4_view_) device.destroyBufferView(vec4_view_);
   if (mapped_) device.unmapMemory(memory_);
   if (buffer_) device.destroyBuffer(buffer_);
   if (memory_) device.freeMemory(memory_);
   context_ = nullptr;
   mapped_ = nullptr;
+  vec4_view_ = nullptr;
+}
+
+vk::BufferView Buffer::vec4_view() const {
+  constexpr uint64_t kTexelBytes = 16;
+  const uint64_t texels = bytes_ / kTexelBytes;
+  if (vec4_view_ || texels == 0 || texels > context_->info().max_texel_buffer_elements) return vec4_view_;
+  vec4_view_ = context_->device().createBufferView({.buffer = buffer_, .format = vk::Format::eR32G32B32A32Sfloat,
+                                                    .offset = 0, .range = texels * kTexelBytes});
+  context_->set_name(vec4_view_, name_ + ".vec4");
+  return vec4_view_;
 }
 
 static void check_range(const Buffer& buffer, uint64_t bytes, uint64_t offset) {

@@ -62,6 +62,7 @@ Context::~Context() {
   if (!device_) return;
   device_.waitIdle();
   save_pipeline_cache();
+  placeholder_.reset();
   for (auto& [key, kernel] : kernels_) {
     device_.destroyPipeline(kernel->pipeline);
     device_.destroyPipelineLayout(kernel->layout);
@@ -82,7 +83,10 @@ const Kernel& Context::kernel(const KernelSpec& spec) {
   kernel->spec = spec;
   std::vector<vk::DescriptorSetLayoutBinding> bindings;
   for (uint32_t i = 0; i < spec.bindings; ++i) {
-    bindings.push_back({.binding = i, .descriptorType = vk::DescriptorType::eStorageBuffer,
+    const bool texel = spec.texel_bindings & (1u << i);
+    bindings.push_back({.binding = i,
+                        .descriptorType = texel ? vk::DescriptorType::eUniformTexelBuffer
+                                                : vk::DescriptorType::eStorageBuffer,
                         .descriptorCount = 1, .stageFlags = vk::ShaderStageFlagBits::eCompute});
   }
   kernel->set_layout = device_.createDescriptorSetLayout(
@@ -135,9 +139,15 @@ void Context::set_object_name(vk::ObjectType type, uint64_t handle, const std::s
   device_.setDebugUtilsObjectNameEXT({.objectType = type, .objectHandle = handle, .pObjectName = name.c_str()});
 }
 
+vk::BufferView Context::placeholder_vec4_view() {
+  if (!placeholder_) placeholder_ = std::make_unique<Buffer>(*this, 16, "placeholder.vec4");
+  return placeholder_->vec4_view();
+}
+
 std::string KernelSpec::key() const {
   std::string key = shader;
   for (uint32_t value : specialization) key += fmt::format(".{}", value);
+  if (texel_bindings) key += fmt::format(".t{:x}", texel_bindings);
   return key;
 }
 

@@ -58,6 +58,7 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
     info.max_workgroup_count[i] = props.limits.maxComputeWorkGroupCount[i];
   }
   info.max_storage_buffer_range = props.limits.maxStorageBufferRange;
+  info.max_texel_buffer_elements = props.limits.maxTexelBufferElements;
   info.max_allocation_size = chain.get<vk::PhysicalDeviceMaintenance3Properties>().maxMemoryAllocationSize;
   info.min_storage_buffer_offset_alignment = props.limits.minStorageBufferOffsetAlignment;
   info.max_push_constants_bytes = props.limits.maxPushConstantsSize;

@@ -34,8 +34,10 @@ vk::DescriptorSet Sequence::allocate_set(vk::DescriptorSetLayout layout) {
   auto device = context_.device();
   while (true) {
     if (current_pool_ == pools_.size()) {
-      vk::DescriptorPoolSize size{.type = vk::DescriptorType::eStorageBuffer, .descriptorCount = kSetsPerPool * 8};
-      pools_.push_back(device.createDescriptorPool({.maxSets = kSetsPerPool, .poolSizeCount = 1, .pPoolSizes = &size}));
+      const vk::DescriptorPoolSize sizes[] = {
+          {.type = vk::DescriptorType::eStorageBuffer, .descriptorCount = kSetsPerPool * 8},
+          {.type = vk::DescriptorType::eUniformTexelBuffer, .descriptorCount = kSetsPerPool * 2}};
+      pools_.push_back(device.createDescriptorPool({.maxSets = kSetsPerPool, .poolSizeCount = 2, .pPoolSizes = sizes}));
     }
     vk::DescriptorSet set;
     vk::DescriptorSetAllocateInfo info{.descriptorPool = pools_[current_pool_], .descriptorSetCount = 1,
@@ -82,12 +84,23 @@ void Sequence::dispatch(const Kernel& kernel, std::initializer_list<const Buffer
     }
   }
   const auto set = allocate_set(kernel.set_layout);
-  std::vector<vk::DescriptorBufferInfo> infos;
-  for (const Buffer* buffer : buffers) infos.push_back({.buffer = buffer->handle(), .offset = 0, .range = VK_WHOLE_SIZE});
+  std::vector<vk::DescriptorBufferInfo> infos(buffers.size());
+  std::vector<vk::BufferView> views(buffers.size());
   std::vector<vk::WriteDescriptorSet> writes;
-  for (uint32_t i = 0; i < infos.size(); ++i) {
-    writes.push_back({.dstSet = set, .dstBinding = i, .descriptorCount = 1,
-                      .descriptorType = vk::DescriptorType::eStorageBuffer, .pBufferInfo = &infos[i]});
+  for (uint32_t i = 0; const Buffer* buffer : buffers) {
+    vk::WriteDescriptorSet write{.dstSet = set, .dstBinding = i, .descriptorCount = 1};
+    if (kernel.spec.texel_bindings & (1u << i)) {
+      views[i] = buffer->vec4_view();
+      if (!views[i]) views[i] = context_.placeholder_vec4_view();
+      write.descriptorType = vk::DescriptorType::eUniformTexelBuffer;
+      write.pTexelBufferView = &views[i];
+    } else {
+      infos[i] = vk::DescriptorBufferInfo{.buffer = buffer->handle(), .offset = 0, .range = VK_WHOLE_SIZE};
+      write.descriptorType = vk::DescriptorType::eStorageBuffer;
+      write.pBufferInfo = &infos[i];
+    }
+    writes.push_back(write);
+    ++i;
   }
   context_.device().updateDescriptorSets(writes, {});
 
