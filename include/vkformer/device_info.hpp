@@ -25,6 +25,7 @@ struct DeviceInfo {
   uint32_t subgroup_size = 0;
   uint32_t min_subgroup_size = 0;
   uint32_t max_subgroup_size = 0;
+  bool subgroup_arithmetic = false;  // subgroupAdd and friends in compute shaders
   uint32_t shared_memory_bytes = 0;
   uint32_t max_workgroup_invocations = 0;
   uint32_t max_workgroup_size[3] = {0, 0, 0};

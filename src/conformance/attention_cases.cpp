@@ -18,6 +18,7 @@ struct Shape {
   uint32_t step = 0, capacity = 0;                      // self
   uint32_t beam = 1, source_capacity = 0;               // cross
   std::vector<uint32_t> lengths;                        // cross: per sentence
+  bool by_row = false;  // cross: sentence = row / beam without the table (the encoder's self attention)
 };
 
 Result run(Context& context, const Shape& s) {
@@ -89,12 +90,13 @@ Result run(Context& context, const Shape& s) {
                      .kv = s.cross ? View{&encoder_buffer, kGuard} : View{&qkv_buffer, kGuard + d},
                      .kv_stride = s.cross ? 2 * d : 3 * d, .cache = &cache, .capacity = s.capacity,
                      .state = &state_buffer, .step_index = 0, .trace_offset = trace_offset,
-                     .sentence_offset = sentence_offset, .length_offset = length_offset,
-                     .source_capacity = s.source_capacity, .out = {&out, kGuard}, .out_stride = d, .scale = scale};
+                     .sentence_offset = s.by_row ? 0 : sentence_offset, .length_offset = length_offset,
+                     .source_capacity = s.source_capacity, .rows_per_sentence = s.by_row ? s.beam : 0,
+                     .out = {&out, kGuard}, .out_stride = d, .scale = scale};
   Sequence sequence(context, "conformance attention", true);
   run_once(context, sequence, [&](Sequence& seq) { record_attention(seq, context, args); });
-  const std::string name = s.cross ? fmt::format("cross r{} h{} d{} beam{} S{}", s.rows, s.heads, s.head_dim, s.beam,
-                                                 s.source_capacity)
+  const std::string name = s.cross ? fmt::format("cross r{} h{} d{} {}{} S{}", s.rows, s.heads, s.head_dim,
+                                                 s.by_row ? "rows/sentence " : "beam", s.beam, s.source_capacity)
                                    : fmt::format("self r{} h{} d{} step{}", s.rows, s.heads, s.head_dim, s.step);
   return finish(s.cross ? "attention cross" : "attention self", name, compare_guarded(out, expected), kTolerance, sequence);
 }
@@ -112,6 +114,12 @@ std::vector<Case> attention_cases() {
       {.cross = true, .rows = 8, .heads = 4, .head_dim = 8, .beam = 4, .source_capacity = 29, .lengths = {29, 3}},
       {.cross = true, .rows = 6, .heads = 3, .head_dim = 5, .beam = 2, .source_capacity = 11, .lengths = {11, 2, 5}},
       {.cross = true, .rows = 12, .heads = 8, .head_dim = 64, .beam = 3, .source_capacity = 300, .lengths = {300, 1, 257, 64}},
+      {.cross = true, .rows = 15, .heads = 2, .head_dim = 8, .beam = 5, .source_capacity = 5, .lengths = {5, 0, 2},
+       .by_row = true},
+      {.cross = true, .rows = 64, .heads = 4, .head_dim = 64, .beam = 16, .source_capacity = 16,
+       .lengths = {16, 1, 9, 0}, .by_row = true},
+      {.cross = true, .rows = 14, .heads = 3, .head_dim = 5, .beam = 7, .source_capacity = 7, .lengths = {7, 3},
+       .by_row = true},
   };
   std::vector<Case> cases;
   for (const auto& s : shapes) {

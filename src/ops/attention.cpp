@@ -9,7 +9,7 @@ namespace vkformer {
 namespace {
 struct Push {
   uint32_t rows, heads, d_model, q_offset, q_stride, kv_offset, kv_stride, capacity, step_index, trace_offset,
-      sentence_offset, length_offset, source_capacity, out_offset, out_stride;
+      sentence_offset, rows_per_sentence, length_offset, source_capacity, out_offset, out_stride;
   float scale;
 };
 }  // namespace
@@ -19,18 +19,22 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
     throw Error(fmt::format("{}: {} heads of {} do not make d_model {}", label, a.heads, a.head_dim, a.d_model));
   }
   if (!a.state || (!a.cross && !a.cache)) throw Error(fmt::format("{}: attention needs its state (and cache) buffers", label));
-  bool vec4 = a.head_dim % 4 == 0 && a.d_model % 4 == 0;
-  if (a.cross) vec4 = vec4 && a.kv.offset % 4 == 0 && a.kv_stride % 4 == 0;
+  // Cross attention reads no cache: bind the keys there (unused) rather than a dummy buffer.
+  const Buffer* cache = a.cross ? a.kv.buffer : a.cache;
+  const bool vec4 = a.head_dim % 4 == 0 && a.d_model % 4 == 0 && a.q.offset % 4 == 0 && a.q_stride % 4 == 0 &&
+                    a.kv.offset % 4 == 0 && a.kv_stride % 4 == 0 && a.out.offset % 4 == 0 && a.out_stride % 4 == 0 &&
+                    a.q.buffer->vec4_view() && a.kv.buffer->vec4_view() && cache->vec4_view();
   const uint32_t wg = context.tuning().reduce_wg;
-  const Kernel& kernel = context.kernel({.shader = "attention", .bindings = 7, .push_constant_bytes = sizeof(Push),
+  constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3) | (1u << 5);  // q4, kv4, cache4 in attention.comp
+  const Kernel& kernel = context.kernel({.shader = "attention", .bindings = 9, .texel_bindings = kVec4Bindings,
+                                         .push_constant_bytes = sizeof(Push),
                                          .specialization = {wg, a.cross, a.head_dim, vec4}});
   const Push push{a.rows, a.heads, a.d_model, a.q.offset, a.q_stride, a.kv.offset, a.kv_stride, a.capacity,
-                  a.step_index, a.trace_offset, a.sentence_offset, a.length_offset, a.source_capacity, a.out.offset,
-                  a.out_stride, a.scale};
-  // Cross attention reads no cache: bind the output there (unused) rather than a dummy buffer.
-  const Buffer* cache = a.cross ? a.out.buffer : a.cache;
-  sequence.dispatch(kernel, {a.q.buffer, a.kv.buffer, cache, cache, a.kv.buffer, a.state, a.out.buffer}, push,
-                    groups_for(uint64_t(a.rows) * a.heads, wg), label);
+                  a.step_index, a.trace_offset, a.sentence_offset, a.rows_per_sentence, a.length_offset,
+                  a.source_capacity, a.out.offset, a.out_stride, a.scale};
+  sequence.dispatch(kernel,
+                    {a.q.buffer, a.q.buffer, a.kv.buffer, a.kv.buffer, cache, cache, a.state, a.out.buffer, a.out.buffer},
+                    push, groups_for(uint64_t(a.rows) * a.heads, wg), label);
 }
 
 }  // namespace vkformer

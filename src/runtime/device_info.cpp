@@ -49,7 +49,10 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
   info.device_id = props.deviceID;
   info.type = props.deviceType;
   info.api_version = props.apiVersion;
-  info.subgroup_size = chain.get<vk::PhysicalDeviceSubgroupProperties>().subgroupSize;
+  const auto& subgroup = chain.get<vk::PhysicalDeviceSubgroupProperties>();
+  info.subgroup_size = subgroup.subgroupSize;
+  info.subgroup_arithmetic = (subgroup.supportedStages & vk::ShaderStageFlagBits::eCompute) &&
+                             (subgroup.supportedOperations & vk::SubgroupFeatureFlagBits::eArithmetic);
   info.min_subgroup_size = info.max_subgroup_size = info.subgroup_size;
   info.shared_memory_bytes = props.limits.maxComputeSharedMemorySize;
   info.max_workgroup_invocations = props.limits.maxComputeWorkGroupInvocations;

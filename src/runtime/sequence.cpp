@@ -36,7 +36,7 @@ vk::DescriptorSet Sequence::allocate_set(vk::DescriptorSetLayout layout) {
     if (current_pool_ == pools_.size()) {
       const vk::DescriptorPoolSize sizes[] = {
           {.type = vk::DescriptorType::eStorageBuffer, .descriptorCount = kSetsPerPool * 8},
-          {.type = vk::DescriptorType::eUniformTexelBuffer, .descriptorCount = kSetsPerPool * 2}};
+          {.type = vk::DescriptorType::eUniformTexelBuffer, .descriptorCount = kSetsPerPool * 4}};
       pools_.push_back(device.createDescriptorPool({.maxSets = kSetsPerPool, .poolSizeCount = 2, .pPoolSizes = sizes}));
     }
     vk::DescriptorSet set;

@@ -26,7 +26,7 @@ const std::vector<Tuning>& tuning_table() {
       // the blocks are as large as compile time allows: 16 x 32 needs 12 loads per 512 products
       // (docs/BENCHMARKS.md has the measured variants).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
-       .matmul_tn = 32, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 64},
+       .matmul_tn = 32, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 8},
   };
   return table;
 }
@@ -49,7 +49,11 @@ const Tuning& choose_tuning(const DeviceInfo& device, const std::string& name) {
     for (const auto& tuning : table) names += (names.empty() ? "" : ", ") + tuning.name;
     throw Error(fmt::format("unknown tuning '{}': choose one of {}", wanted, names));
   }
-  if (device.type == vk::PhysicalDeviceType::eCpu) return *by_name("cpu");
+  if (device.type == vk::PhysicalDeviceType::eCpu) {
+    static Tuning t = *by_name("cpu");
+    if (const char* e = std::getenv("EXP_TILE")) sscanf(e, "%u,%u,%u,%u,%u,%u", &t.matmul_wg_x, &t.matmul_wg_y, &t.matmul_tm, &t.matmul_tn, &t.gemv_wg, &t.reduce_wg);
+    return t;
+  }
   switch (device.vendor_id) {
     case 0x10DE: return *by_name("nvidia");
     case 0x1002: return *by_name("amd");

@@ -9,7 +9,6 @@
 #include "vkformer/ops/embed_position.hpp"
 #include "vkformer/ops/layer_norm.hpp"
 #include "vkformer/ops/matmul.hpp"
-#include "vkformer/ops/softmax.hpp"
 #include "vkformer/ops/topk.hpp"
 
 namespace vkformer::translate {
@@ -35,7 +34,6 @@ Workspace::Workspace(Context& context, const Weights& weights, const Capacity& c
   state_.fill_zero();
   enc_x_ = floats(context, enc_rows * d, "encoder x");
   enc_qkv_ = floats(context, enc_rows * 3 * d, "encoder qkv");
-  enc_scores_ = floats(context, enc_rows * c.encoder_heads * capacity.source, "encoder scores");
   enc_ctx_ = floats(context, enc_rows * d, "encoder context");
   enc_tmp_ = floats(context, enc_rows * d, "encoder projection");
   enc_ffn_ = floats(context, enc_rows * c.encoder_ffn, "encoder ffn");
@@ -99,18 +97,14 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
     const auto& w = weights_.encoder[l];
     Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
     linear(s, context_, {&enc_x_, 0}, w.qkv, {&enc_qkv_, 0}, rows, "qkv");
-    record_matmul(s, context_, {&enc_qkv_, 0}, {&enc_qkv_, d}, {}, {&enc_scores_, 0},
-                  {.M = S, .N = S, .K = hd, .lda = 3 * d, .ldb = 3 * d, .ldc = S, .batch = sentences * heads,
-                   .batch_inner = heads, .a_outer = S * 3 * d, .a_inner = hd, .b_outer = S * 3 * d, .b_inner = hd,
-                   .c_outer = heads * S * S, .c_inner = S * S, .alpha = 1.0f / std::sqrt(float(hd))},
-                  "attention scores");
-    record_softmax(s, context_, {&enc_scores_, 0}, {&enc_scores_, 0}, sentences * heads * S, S, heads, S, 1.0f,
-                   {.key_lengths = &state_, .key_lengths_offset = length_offset()}, "softmax");
-    record_matmul(s, context_, {&enc_scores_, 0}, {&enc_qkv_, 2 * d}, {}, {&enc_ctx_, 0},
-                  {.M = S, .N = hd, .K = S, .lda = S, .ldb = 3 * d, .ldc = d, .batch = sentences * heads,
-                   .batch_inner = heads, .a_outer = heads * S * S, .a_inner = S * S, .b_outer = S * 3 * d,
-                   .b_inner = hd, .c_outer = S * d, .c_inner = hd, .b_transposed = false},
-                  "attention values");
+    // Self attention over the sentence's positions up to its length: the decoder's fused cross-attention
+    // kernel with the sentence taken from the row (one dispatch instead of scores, softmax and values).
+    record_attention(s, context_,
+                     {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&enc_qkv_, 0},
+                      .q_stride = 3 * d, .kv = {&enc_qkv_, d}, .kv_stride = 3 * d, .state = &state_,
+                      .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
+                      .out = {&enc_ctx_, 0}, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
+                     "self attention");
     linear(s, context_, {&enc_ctx_, 0}, w.out, {&enc_tmp_, 0}, rows, "out proj");
     record_layer_norm(s, context_, {&enc_tmp_, 0}, {&enc_x_, 0}, w.attention_norm.gamma, w.attention_norm.beta,
                       {&enc_x_, 0}, rows, d, kLayerNormEps, "attention norm");

@@ -62,7 +62,7 @@ class Workspace {
   bool timestamps_;
   Buffer state_;
   void* state_map_ = nullptr;
-  Buffer enc_x_, enc_qkv_, enc_scores_, enc_ctx_, enc_tmp_, enc_ffn_;
+  Buffer enc_x_, enc_qkv_, enc_ctx_, enc_tmp_, enc_ffn_;
   std::vector<Buffer> cross_kv_;
   Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;
   std::vector<Buffer> caches_;

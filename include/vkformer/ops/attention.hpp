@@ -7,9 +7,11 @@
 
 namespace vkformer {
 
-// Fused single-query attention for decoder steps (shaders/attention.comp). Self mode appends this
-// step's k, v to `cache` and attends to keys 0..step found through the trace table; cross mode attends to
-// the row's sentence's encoder keys. Index tables live in the uint32 `state` buffer (see the shader).
+// Fused attention, one invocation per (query row, head) (shaders/attention.comp). Self mode (a decoder
+// step) appends this step's k, v to `cache` and attends to keys 0..step found through the trace table;
+// cross mode attends to the keys of the row's sentence up to its length: the decoder's cross attention
+// (row -> sentence table) or, with rows_per_sentence, the encoder's self attention. Index tables live in
+// the uint32 `state` buffer (see the shader).
 struct AttentionArgs {
   bool cross = false;
   uint32_t rows = 1, heads = 1, head_dim = 1, d_model = 1;
@@ -21,6 +23,7 @@ struct AttentionArgs {
   uint32_t capacity = 0;
   const Buffer* state = nullptr;
   uint32_t step_index = 0, trace_offset = 0, sentence_offset = 0, length_offset = 0, source_capacity = 0;
+  uint32_t rows_per_sentence = 0;  // cross: not 0 -> sentence = row / rows_per_sentence (no table)
   View out;
   uint32_t out_stride = 0;
   float scale = 1.0f;
