@@ -23,6 +23,7 @@ namespace {
 struct BenchTranslateArgs {
   ContextOptions context;
   std::string model;
+  Element precision = Element::f32;
   std::string input;
   std::vector<uint32_t> beams{1, 4};
   std::vector<uint32_t> batch_sizes{1, 32};
@@ -79,7 +80,7 @@ Result measure(Translator& translator, const std::vector<std::vector<uint32_t>>&
 int run_bench_translate(const BenchTranslateArgs& args) {
   Context context(args.context);
   const auto model = resolve_model(args.model);
-  Translator translator(context, model);
+  Translator translator(context, model, false, args.precision);
   const auto input = resolve_input(args.input);
   const auto lines = read_lines(input, args.lines);
   std::vector<std::vector<uint32_t>> sources;
@@ -136,6 +137,7 @@ void add_bench_translate(CLI::App& bench, Run& run) {
   command->add_option("--model", args.model, "Model directory; default: the shipped en-de");
   command->add_option("--device", args.context.device, "Device index or name substring");
   command->add_option("--tuning", args.context.tuning, "Tuning table entry");
+  add_precision_option(command, args.precision);
   command->add_option("--input", args.input, "One sentence per line; default: tools/bench/input.en");
   command->add_option("--lines", args.lines, "Use only the first N lines (0: all)");
   command->add_option("--beam", args.beams, "Beam sizes to measure (1 = greedy)")->check(CLI::Range(1, 8));

@@ -17,6 +17,7 @@ namespace {
 struct ProfileArgs {
   ContextOptions context;
   std::string model;
+  Element precision = Element::f32;
   DecodeOptions decode;
   std::vector<std::string> texts;
   std::string trace, chart;
@@ -32,7 +33,7 @@ void write_file(const std::string& path, const std::string& content) {
 int run_profile(const ProfileArgs& args) {
   Context context(args.context);
   const bool timestamps = context.info().timestamp_valid_bits > 0;
-  Translator translator(context, resolve_model(args.model), timestamps);
+  Translator translator(context, resolve_model(args.model), timestamps, args.precision);
   std::vector<std::string> lines = args.texts;
   if (lines.empty()) {
     for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
@@ -50,7 +51,7 @@ int run_profile(const ProfileArgs& args) {
   // pipelines, so both measurements are of steady-state work.
   double plain_wall = 0;
   {
-    Translator plain(context, resolve_model(args.model), false);
+    Translator plain(context, resolve_model(args.model), false, args.precision);
     plain.translate(sources, args.decode);
     const auto plain_start = std::chrono::steady_clock::now();
     plain.translate(sources, args.decode);
@@ -94,6 +95,7 @@ void add_profile(CLI::App& app, Run& run) {
   command->add_option("--model", args.model, "Model directory; default: the shipped en-de");
   command->add_option("--device", args.context.device, "Device index or name substring");
   command->add_option("--tuning", args.context.tuning, "Tuning table entry");
+  add_precision_option(command, args.precision);
   command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
   command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
   command->add_option("--trace", args.trace, "Write a Chrome trace (Perfetto, chrome://tracing) to this file");

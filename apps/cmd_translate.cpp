@@ -19,6 +19,7 @@ namespace {
 struct TranslateArgs {
   ContextOptions context;
   std::string model;
+  Element precision = Element::f32;
   DecodeOptions decode;
   bool json = false;
   std::vector<std::string> texts;
@@ -75,7 +76,7 @@ void translate_chunk(Translator& translator, const std::vector<std::string>& lin
 
 int run_translate(const TranslateArgs& args) {
   Context context(args.context);
-  Translator translator(context, resolve_model(args.model));
+  Translator translator(context, resolve_model(args.model), false, args.precision);
   if (!args.texts.empty()) {
     translate_chunk(translator, args.texts, 1, args);
     return 0;
@@ -111,6 +112,7 @@ void add_translate(CLI::App& app, Run& run) {
   command->add_option("--model", args.model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
   command->add_option("--device", args.context.device, "Device index or name substring");
   command->add_option("--tuning", args.context.tuning, "Tuning table entry");
+  add_precision_option(command, args.precision);
   command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
   command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)");
   command->add_option("--length-penalty", args.decode.length_penalty, "Beam scores are divided by length^penalty");

@@ -1,7 +1,11 @@
 #pragma once
 #include <functional>
+#include <map>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "vkformer/buffer.hpp"
 
 // Each subcommand registers its options and sets `run`; main() runs the chosen one and turns errors into
 // one line on stderr and a non-zero exit.
@@ -17,5 +21,12 @@ void add_profile(CLI::App& app, Run& run);
 // `vkformer bench` subcommands, each in its own file.
 void add_bench_ops(CLI::App& bench, Run& run);
 void add_bench_translate(CLI::App& bench, Run& run);
+
+// --precision f32|f16: how the model's matrices are stored on the device (compute is f32 either way).
+inline void add_precision_option(CLI::App* command, Element& precision) {
+  static const std::map<std::string, Element> names{{"f32", Element::f32}, {"f16", Element::f16}};
+  command->add_option("--precision", precision, "Weight matrices stored as f32 (default) or f16; compute is f32")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+}
 
 }  // namespace vkformer::cli

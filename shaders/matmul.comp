@@ -61,7 +61,7 @@ void main() {
   }
   for (; k < p.K; ++k) {
     float bs[TN];
-    [[unroll]] for (uint j = 0; j < TN; ++j) bs[j] = b[b_index(b_base, k, cols[j])];
+    [[unroll]] for (uint j = 0; j < TN; ++j) bs[j] = load_b(b_index(b_base, k, cols[j]));
     [[unroll]] for (uint i = 0; i < TM; ++i) {
       const float av = a[rows[i] + k];
       [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av * bs[j];

@@ -44,7 +44,7 @@ void gemv_columns() {
   }
   for (; k < p.K; ++k) {
     float bs[CPU_COLS];
-    [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bs[j] = b[b_rows[j] + k];
+    [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bs[j] = load_b(b_rows[j] + k);
     [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
       if (i < p.M) {
         const float av = a[a_base + i * p.lda + k];
@@ -85,7 +85,7 @@ void main() {
     }
   }
   for (; k < p.K; k += K_SPLIT) {
-    const float bv = b[b_row + k];
+    const float bv = load_b(b_row + k);
     [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
       if (i < p.M) acc[i] += a[a_base + i * p.lda + k] * bv;
     }

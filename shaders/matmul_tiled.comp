@@ -42,7 +42,7 @@ void main() {
       const uint kk = B_TRANSPOSED ? e % TILE_K : e / BN;
       const uint nn = B_TRANSPOSED ? e / TILE_K : e % BN;
       const uint n = block_n + nn, k = k0 + kk;
-      tile_b[kk * BN + nn] = (n < p.N && k < p.K) ? b[b_index(b_base, k, n)] : 0.0;
+      tile_b[kk * BN + nn] = (n < p.N && k < p.K) ? load_b(b_index(b_base, k, n)) : 0.0;
     }
     barrier();
     [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {

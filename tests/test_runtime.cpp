@@ -1,8 +1,10 @@
+#include <cmath>
 #include <cstdlib>
 
 #include "test_context.hpp"
 #include "vkformer/buffer.hpp"
 #include "vkformer/error.hpp"
+#include "vkformer/half.hpp"
 
 using namespace vkformer;
 
@@ -46,4 +48,25 @@ TEST_CASE("buffers round-trip and refuse what the device cannot hold", "[runtime
 
 TEST_CASE("unknown tuning names are refused with the list of names", "[runtime]") {
   CHECK_THROWS_WITH(Context(ContextOptions{.tuning = "nope"}), Catch::Contains("generic"));
+}
+
+TEST_CASE("f32 to f16 rounds to nearest even and round-trips every half", "[runtime]") {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float value = half_to_float(uint16_t(h));
+    if (std::isnan(value)) {
+      CHECK(std::isnan(half_to_float(float_to_half(value))));
+    } else {
+      REQUIRE(float_to_half(value) == h);
+    }
+  }
+  CHECK(float_to_half(1.0f + 1.0f / 2048) == 0x3c00);         // tie between 1 and 1+2^-10: even (1)
+  CHECK(float_to_half(1.0f + 3.0f / 2048) == 0x3c02);         // tie: even (1+2^-9)
+  CHECK(float_to_half(1.0f + 1.0f / 2048 + 1e-7f) == 0x3c01);  // above the tie
+  CHECK(float_to_half(65504.0f) == 0x7bff);
+  CHECK(float_to_half(65519.0f) == 0x7bff);
+  CHECK(float_to_half(65520.0f) == 0x7c00);                   // rounds past the largest finite half
+  CHECK(float_to_half(-1e9f) == 0xfc00);
+  CHECK(float_to_half(std::ldexp(1.0f, -25)) == 0);            // tie between 0 and the smallest subnormal
+  CHECK(float_to_half(std::ldexp(1.5f, -25)) == 1);
+  CHECK(float_to_half(std::ldexp(1.0f, -26)) == 0);
 }

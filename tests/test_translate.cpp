@@ -31,6 +31,17 @@ std::vector<std::vector<uint32_t>> id_lists(const json& value) { return value.ge
 
 const std::vector<std::string> kModels{"tiny_swish_shared", "tiny_gelu_separate", "tiny_relu_odd"};
 
+// Engine runs: every model with f32 matrices, and the f16 model with f16 matrices (--precision f16),
+// where storing its weights as f16 loses nothing, so the same tolerances apply.
+struct Run {
+  std::string model;
+  Element precision;
+};
+const std::vector<Run> kRuns{{"tiny_swish_shared", Element::f32},
+                             {"tiny_gelu_separate", Element::f32},
+                             {"tiny_relu_odd", Element::f32},
+                             {"tiny_gelu_separate", Element::f16}};
+
 }  // namespace
 
 TEST_CASE("tokenizer matches MarianTokenizer", "[translate]") {
@@ -51,10 +62,10 @@ TEST_CASE("tokenizer matches MarianTokenizer", "[translate]") {
 
 TEST_CASE("encoder output and teacher-forced logits match the reference", "[translate]") {
   Context& context = testing::context_for();
-  for (const auto& model : kModels) {
-    INFO(model);
+  for (const auto& [model, precision] : kRuns) {
+    INFO(model << (precision == Element::f16 ? " f16" : " f32"));
     const json golden = load_golden(model);
-    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
+    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
     const auto sources = id_lists(golden["source_ids"]);
 
     uint32_t bucket = 0;
@@ -95,11 +106,11 @@ TEST_CASE("encoder output and teacher-forced logits match the reference", "[tran
 
 TEST_CASE("greedy and beam search give the reference's tokens and scores", "[translate]") {
   Context& context = testing::context_for();
-  for (const auto& model : kModels) {
+  for (const auto& [model, precision] : kRuns) {
     for (uint32_t batch : {1u, 32u}) {
-      INFO(model << " batch " << batch);
+      INFO(model << (precision == Element::f16 ? " f16" : " f32") << " batch " << batch);
       const json golden = load_golden(model);
-      Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
+      Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
       const auto sources = golden["sources"].get<std::vector<std::string>>();
 
       DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>(), .batch_sentences = batch};

@@ -10,13 +10,18 @@ namespace vkformer {
 
 class Context;
 
+// What a buffer holds, for its vec4 texel view: f16 buffers (weights under --precision f16) are read only
+// through that view, which converts to f32 as it loads.
+enum class Element { f32, f16 };
+
 // A storage buffer. On unified-memory devices (CPU drivers, integrated GPUs) it is host-visible and
 // written directly; elsewhere uploads and downloads go through a staging buffer.
 // `host_visible` forces a host-visible buffer (small per-step inputs and outputs read every step).
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible = false);
+  Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible = false,
+         Element element = Element::f32);
   ~Buffer();
   Buffer(Buffer&& other) noexcept;
   Buffer& operator=(Buffer&& other) noexcept;
@@ -25,11 +30,13 @@ class Buffer {
 
   vk::Buffer handle() const { return buffer_; }
   uint64_t bytes() const { return bytes_; }
+  Element element() const { return element_; }
   const std::string& name() const { return name_; }
   bool mapped() const { return mapped_ != nullptr; }
   // Host pointer of a mapped buffer (host_visible or unified memory), written in place between submits.
   void* mapped_pointer() const { return mapped_; }
-  // The whole buffer as a uniform texel buffer of vec4 (R32G32B32A32_SFLOAT), made on first use; null when
+  // The whole buffer as a uniform texel buffer of vec4 (R32G32B32A32_SFLOAT, or R16G16B16A16_SFLOAT for
+  // f16), made on first use, texel i = elements 4i..4i+3; null when
   // the buffer is smaller than one texel or has more texels than the device allows. CPU drivers gather
   // texel fetches as vectors but turn every storage-buffer load into a per-lane loop.
   vk::BufferView vec4_view() const;
@@ -59,6 +66,7 @@ class Buffer {
   uint64_t bytes_ = 0;
   void* mapped_ = nullptr;
   mutable vk::BufferView vec4_view_;
+  Element element_ = Element::f32;
   std::string name_;
 };
 

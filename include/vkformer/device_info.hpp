@@ -39,6 +39,7 @@ struct DeviceInfo {
   uint32_t timestamp_valid_bits = 0;
   bool shader_float16 = false;
   bool storage_buffer_16bit = false;
+  bool f16_texel_buffers = false;  // R16G16B16A16_SFLOAT uniform texel buffers (--precision f16)
   bool unified_memory = false;  // some memory type is both device-local and host-visible (CPU, iGPU, ReBAR)
   std::vector<MemoryHeapInfo> heaps;
 

@@ -46,7 +46,10 @@ struct SubmitObserver {
 // An encoder-decoder translation model on a Vulkan device.
 class Translator {
  public:
-  Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps = false);
+  // weights: Element::f16 stores the projection and output matrices as f16 (half the memory and traffic;
+  // compute stays f32).
+  Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps = false,
+             Element weights = Element::f32);
   ~Translator();
 
   const ModelConfig& config() const;

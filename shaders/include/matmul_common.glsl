@@ -22,11 +22,17 @@ layout(push_constant) uniform Push {
   uint batch_inner;
   uint a_outer, a_inner, b_outer, b_inner, c_outer, c_inner;
   float alpha;
-  uint flags;  // bit 0: add bias; bit 1: rows of A and B are 16-byte aligned (vec4 loads); bits 8-15: activation
+  uint flags;  // bit 0: add bias; bit 1: rows of A and B start at multiples of 4 elements (vec4 loads);
+               // bit 2: B holds f16 (read only through b4); bits 8-15: activation
 } p;
 
 vec4 load_a4(uint texel) { return texelFetch(a4, int(texel)); }
 vec4 load_b4(uint texel) { return texelFetch(b4, int(texel)); }
+
+bool b_is_f16() { return (p.flags & 4u) != 0u; }
+
+// One element of B, from the texel view when B is f16 (the storage-buffer view would read f32).
+float load_b(uint index) { return b_is_f16() ? load_b4(index / 4u)[index % 4u] : b[index]; }
 
 bool has_bias() { return (p.flags & 1u) != 0u; }
 bool vec4_loads() { return (p.flags & 2u) != 0u; }

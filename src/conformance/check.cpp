@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "vkformer/half.hpp"
+
 namespace vkformer::conformance {
 
 std::vector<float> random_values(size_t count, uint32_t seed, float scale) {
@@ -21,6 +23,14 @@ Buffer guarded_buffer(Context& context, const std::vector<float>& values, const 
   std::copy(values.begin(), values.end(), padded.begin() + kGuard);
   Buffer buffer(context, padded.size() * sizeof(float), name);
   buffer.upload(std::span<const float>(padded));
+  return buffer;
+}
+
+Buffer guarded_f16_buffer(Context& context, const std::vector<float>& values, const std::string& name) {
+  std::vector<uint16_t> padded((values.size() + 2 * kGuard + 3) / 4 * 4, float_to_half(kSentinel));
+  for (size_t i = 0; i < values.size(); ++i) padded[kGuard + i] = float_to_half(values[i]);
+  Buffer buffer(context, padded.size() * sizeof(uint16_t), name, false, Element::f16);
+  buffer.upload(std::span<const uint16_t>(padded));
   return buffer;
 }
 

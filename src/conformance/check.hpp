@@ -21,6 +21,8 @@ std::vector<float> random_values(size_t count, uint32_t seed, float scale = 1.0f
 
 // A buffer holding `values` (input) at offset kGuard, with guards filled with kSentinel.
 Buffer guarded_buffer(Context& context, const std::vector<float>& values, const std::string& name);
+// The same as f16 (Element::f16), padded to whole texels.
+Buffer guarded_f16_buffer(Context& context, const std::vector<float>& values, const std::string& name);
 Buffer guarded_output(Context& context, size_t count, const std::string& name);
 
 // Reads count elements after the guard and compares with the reference; also checks the guards.

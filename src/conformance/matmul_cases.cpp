@@ -3,6 +3,7 @@
 #include "cases.hpp"
 #include "check.hpp"
 #include "reference.hpp"
+#include "vkformer/half.hpp"
 #include "vkformer/ops/matmul.hpp"
 
 namespace vkformer::conformance {
@@ -17,6 +18,7 @@ struct Layout {
   uint32_t a_size, b_size, c_size;
   uint32_t a_offset = 0, b_offset = 0;  // element offsets; odd ones force the scalar path
   bool bias = false;
+  bool b_f16 = false;  // B stored as f16 (weights under --precision f16), read through its texel view
   std::string name;
 };
 
@@ -87,11 +89,14 @@ std::vector<double> reference(const Layout& l, const std::vector<float>& a, cons
 
 Result run(Context& context, const Layout& l) {
   const auto a = random_values(l.a_offset + l.a_size, 11 + l.a_size);
-  const auto b = random_values(l.b_offset + l.b_size, 12 + l.b_size);
+  auto b = random_values(l.b_offset + l.b_size, 12 + l.b_size);
+  if (l.b_f16) {
+    for (float& value : b) value = half_to_float(float_to_half(value));
+  }
   const auto bias = random_values(l.shape.N, 13);
   auto expected = reference(l, a, b, bias);
   Buffer a_buffer = guarded_buffer(context, a, "a");
-  Buffer b_buffer = guarded_buffer(context, b, "b");
+  Buffer b_buffer = l.b_f16 ? guarded_f16_buffer(context, b, "b") : guarded_buffer(context, b, "b");
   Buffer bias_buffer = guarded_buffer(context, bias, "bias");
   Buffer c_buffer = guarded_output(context, l.c_size, "c");
   Sequence sequence(context, "conformance matmul", true);
@@ -131,6 +136,15 @@ std::vector<Case> matmul_cases() {
       l.name += fmt::format(" bias act{}", act);
       layouts.push_back(l);
     }
+  }
+  // f16 weights: vec4 texel loads, the gemv path, and (K % 4, odd offsets) element loads from the view.
+  for (Layout l : {dense(64, 2048, 512), dense(1, 512, 512), dense(5, 1000, 24), dense(9, 97, 36), dense(33, 65, 129),
+                   dense(3, 37, 64)}) {
+    l.b_f16 = true;
+    l.bias = l.shape.M == 9;
+    if (l.shape.M == 3) l.b_offset = 3;
+    l.name += l.shape.M == 3 ? " f16 B unaligned" : " f16 B";
+    layouts.push_back(l);
   }
   layouts.push_back(attention_scores(2, 4, 7, 7, 8));
   layouts.push_back(attention_scores(3, 3, 1, 19, 12));

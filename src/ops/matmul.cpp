@@ -42,7 +42,13 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   if (!s.ldc) s.ldc = s.N;
   const bool vec4 = aligned4({a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
                     a.buffer->vec4_view() && b.buffer->vec4_view();
-  const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (uint32_t(s.activation) << 8);
+  const bool b_f16 = b.buffer->element() == Element::f16;
+  if (b_f16 && !b.buffer->vec4_view()) throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
+  if (a.buffer->element() != Element::f32 || (bias.buffer && bias.buffer->element() != Element::f32) ||
+      c.buffer->element() != Element::f32) {
+    throw Error(fmt::format("{}: only B may be f16", label));
+  }
+  const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (b_f16 ? 4u : 0u) | (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
                   s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags};
 

@@ -20,8 +20,8 @@ static std::optional<uint32_t> find_memory_type(const vk::PhysicalDeviceMemoryPr
 
 static double mib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
-Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible)
-    : context_(&context), bytes_(bytes), name_(name) {
+Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible, Element element)
+    : context_(&context), bytes_(bytes), element_(element), name_(name) {
   const auto& info = context.info();
   if (bytes == 0) throw Error(fmt::format("buffer '{}' has size 0", name));
   // Real GPUs reject storage buffers past maxStorageBufferRange even where CPU drivers do not: check here.
@@ -82,6 +82,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     bytes_ = std::exchange(other.bytes_, 0);
     mapped_ = std::exchange(other.mapped_, nullptr);
     vec4_view_ = std::exchange(other.vec4_view_, {});
+    element_ = other.element_;
     name_ = std::move(other.name_);
   }
   return *this;
@@ -100,11 +101,13 @@ void Buffer::release() {
 }
 
 vk::BufferView Buffer::vec4_view() const {
-  constexpr uint64_t kTexelBytes = 16;
-  const uint64_t texels = bytes_ / kTexelBytes;
+  const bool f16 = element_ == Element::f16;
+  const uint64_t texel_bytes = f16 ? 8 : 16;
+  const uint64_t texels = bytes_ / texel_bytes;
   if (vec4_view_ || texels == 0 || texels > context_->info().max_texel_buffer_elements) return vec4_view_;
-  vec4_view_ = context_->device().createBufferView({.buffer = buffer_, .format = vk::Format::eR32G32B32A32Sfloat,
-                                                    .offset = 0, .range = texels * kTexelBytes});
+  const auto format = f16 ? vk::Format::eR16G16B16A16Sfloat : vk::Format::eR32G32B32A32Sfloat;
+  vec4_view_ = context_->device().createBufferView({.buffer = buffer_, .format = format, .offset = 0,
+                                                    .range = texels * texel_bytes});
   context_->set_name(vec4_view_, name_ + ".vec4");
   return vec4_view_;
 }

@@ -67,6 +67,8 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
   info.max_push_constants_bytes = props.limits.maxPushConstantsSize;
   info.timestamp_period_ns = props.limits.timestampPeriod;
 
+  info.f16_texel_buffers = bool(physical.getFormatProperties(vk::Format::eR16G16B16A16Sfloat).bufferFeatures &
+                                vk::FormatFeatureFlagBits::eUniformTexelBuffer);
   const auto extensions = physical.enumerateDeviceExtensionProperties();
   auto has_extension = [&](std::string_view name) {
     return std::any_of(extensions.begin(), extensions.end(),

@@ -58,11 +58,19 @@ void write_rows(Workspace& ws, uint32_t step, const Rows& rows, uint32_t bucket,
 
 }  // namespace
 
-Translator::Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps)
+static Element checked_precision(const Context& context, Element weights) {
+  if (weights == Element::f16 && !context.info().f16_texel_buffers) {
+    throw Error(fmt::format("--precision f16: '{}' cannot read f16 texel buffers; use f32", context.info().name));
+  }
+  return weights;
+}
+
+Translator::Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps,
+                       Element weights)
     : context_(context),
       model_(open_marian_model(model_directory)),
       tokenizer_(std::make_unique<Tokenizer>(model_directory)),
-      weights_(std::make_unique<translate::Weights>(context, *model_)),
+      weights_(std::make_unique<translate::Weights>(context, *model_, checked_precision(context, weights))),
       timestamps_(timestamps) {}
 
 Translator::~Translator() = default;

@@ -2,11 +2,23 @@
 
 #include <fmt/format.h>
 
+#include "vkformer/half.hpp"
+
 namespace vkformer::translate {
 
 View Weights::upload(Context& context, const std::vector<float>& values, const std::string& name) {
   auto buffer = std::make_unique<Buffer>(context, values.size() * sizeof(float), name);
   buffer->upload(std::span<const float>(values));
+  buffers_.push_back(std::move(buffer));
+  return {buffers_.back().get(), 0};
+}
+
+View Weights::upload_matrix(Context& context, const std::vector<float>& values, uint32_t in, const std::string& name) {
+  if (matrices_ != Element::f16 || in % 4 != 0) return upload(context, values, name);
+  std::vector<uint16_t> halves(values.size());
+  for (size_t i = 0; i < values.size(); ++i) halves[i] = float_to_half(values[i]);
+  auto buffer = std::make_unique<Buffer>(context, halves.size() * sizeof(uint16_t), name, false, Element::f16);
+  buffer->upload(std::span<const uint16_t>(halves));
   buffers_.push_back(std::move(buffer));
   return {buffers_.back().get(), 0};
 }
@@ -22,7 +34,7 @@ Linear Weights::linear(Context& context, const ModelSource& source, const std::v
     bias.insert(bias.end(), b.begin(), b.end());
   }
   const uint32_t total = out * uint32_t(prefixes.size());
-  return {upload(context, weight, name + ".weight"), upload(context, bias, name + ".bias"), total, in};
+  return {upload_matrix(context, weight, in, name + ".weight"), upload(context, bias, name + ".bias"), total, in};
 }
 
 Norm Weights::norm(Context& context, const ModelSource& source, const std::string& prefix) {
@@ -31,7 +43,8 @@ Norm Weights::norm(Context& context, const ModelSource& source, const std::strin
           upload(context, source.weight(prefix + ".bias", {d}), prefix + ".bias")};
 }
 
-Weights::Weights(Context& context, const ModelSource& source) : config_(source.config()) {
+Weights::Weights(Context& context, const ModelSource& source, Element matrices)
+    : config_(source.config()), matrices_(matrices) {
   const uint32_t d = config_.d_model, v = config_.vocab_size;
   const auto encoder_table = source.weight("encoder.embed_tokens.weight", {v, d});
   const auto decoder_table = source.weight("decoder.embed_tokens.weight", {v, d});
@@ -40,7 +53,10 @@ Weights::Weights(Context& context, const ModelSource& source) : config_(source.c
   // Shared and tied tables are uploaded once.
   decoder_embedding = decoder_table == encoder_table ? encoder_embedding
                                                       : upload(context, decoder_table, "decoder.embed_tokens");
-  output.weight = output_table == decoder_table ? decoder_embedding : upload(context, output_table, "lm_head");
+  // The embedding kernel reads f32, so under f16 a tied output matrix gets its own f16 copy.
+  const bool f16_output = matrices_ == Element::f16 && d % 4 == 0;
+  output.weight = output_table == decoder_table && !f16_output ? decoder_embedding
+                                                               : upload_matrix(context, output_table, d, "lm_head");
   output.bias = upload(context, source.weight("final_logits_bias", {1, v}), "final_logits_bias");
   output.out = v;
   output.in = d;

@@ -1,6 +1,8 @@
 #pragma once
 // Model weights on the device, arranged for the kernels: q, k and v projections concatenated into one
-// [3D, D] matrix (one matmul per self-attention), cross-attention k and v into one [2D, D].
+// [3D, D] matrix (one matmul per self-attention), cross-attention k and v into one [2D, D]. With
+// Element::f16 the projection matrices (and the output matrix, then a copy of a tied embedding) are stored
+// as f16 where their rows are whole vec4 texels; embeddings, biases and norms stay f32.
 #include <memory>
 #include <vector>
 
@@ -38,7 +40,7 @@ struct DecoderLayer {
 
 class Weights {
  public:
-  Weights(Context& context, const ModelSource& source);
+  Weights(Context& context, const ModelSource& source, Element matrices = Element::f32);
 
   const ModelConfig& config() const { return config_; }
   View encoder_embedding, decoder_embedding;
@@ -48,11 +50,14 @@ class Weights {
 
  private:
   View upload(Context& context, const std::vector<float>& values, const std::string& name);
+  // A [rows, in] matrix for matmul's B operand, as f16 when chosen and in % 4 == 0.
+  View upload_matrix(Context& context, const std::vector<float>& values, uint32_t in, const std::string& name);
   Linear linear(Context& context, const ModelSource& source, const std::vector<std::string>& prefixes, uint32_t out,
                 uint32_t in, const std::string& name);
   Norm norm(Context& context, const ModelSource& source, const std::string& prefix);
 
   ModelConfig config_;
+  Element matrices_ = Element::f32;
   std::vector<std::unique_ptr<Buffer>> buffers_;
 };
 
