@@ -1,10 +1,13 @@
 #version 450
 // Register-blocked matmul without shared memory, for CPU drivers where every load instruction costs a
 // scalar loop and barriers are expensive: each invocation computes a TM x TN block from vec4 loads.
+// VEC4 (K, strides and offsets multiples of 4) is a specialization constant rather than a run-time flag
+// so that each pipeline holds only one of the two unrolled loops: LLVM's compile time grows with them.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0, local_size_y_id = 2) in;
 layout(constant_id = 3) const uint TM = 4;
 layout(constant_id = 4) const uint TN = 4;
+layout(constant_id = 6) const bool VEC4 = false;
 #include "matmul_common.glsl"
 
 void main() {
@@ -25,24 +28,25 @@ void main() {
   float acc[TM][TN];
   [[unroll]] for (uint i = 0; i < TM; ++i) [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
 
-  uint k = 0;
-  if (vec4_loads()) {
-    const uint k4_end = p.K & ~3u;
-    if (B_TRANSPOSED) {
-      // Both operands are contiguous along k: TM + TN vec4 loads feed TM * TN * 4 multiply-adds.
-      uint b_rows[TN];
-      [[unroll]] for (uint j = 0; j < TN; ++j) b_rows[j] = (b_base + cols[j] * p.ldb) / 4u;
-      for (; k < k4_end; k += 4) {
-        vec4 av[TM];
-        [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4((rows[i] + k) / 4u);
-        [[unroll]] for (uint j = 0; j < TN; ++j) {
-          const vec4 bv = load_b4(b_rows[j] + k / 4u);
-          [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv);
-        }
+  if (VEC4 && B_TRANSPOSED) {
+    // Both operands are contiguous along k: TM + TN vec4 loads feed TM * TN * 4 multiply-adds.
+    uint a_rows[TM];
+    uint b_rows[TN];
+    [[unroll]] for (uint i = 0; i < TM; ++i) a_rows[i] = rows[i] / 4u;
+    [[unroll]] for (uint j = 0; j < TN; ++j) b_rows[j] = (b_base + cols[j] * p.ldb) / 4u;
+    for (uint k4 = 0; k4 < p.K / 4u; ++k4) {
+      vec4 av[TM];
+      [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4(a_rows[i] + k4);
+      [[unroll]] for (uint j = 0; j < TN; ++j) {
+        const vec4 bv = load_b4(b_rows[j] + k4);
+        [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv);
       }
-    } else if (n0 + TN <= p.N && TN % 4 == 0) {
+    }
+  } else {
+    uint k = 0;
+    if (VEC4 && n0 + TN <= p.N && TN % 4 == 0) {
       // B is contiguous along n: one vec4 of A per row and TN/4 vec4 of B per k.
-      for (; k < k4_end; k += 4) {
+      for (; k < p.K; k += 4) {
         vec4 av[TM];
         [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4((rows[i] + k) / 4u);
         [[unroll]] for (uint kk = 0; kk < 4; ++kk) {
@@ -58,13 +62,13 @@ void main() {
         }
       }
     }
-  }
-  for (; k < p.K; ++k) {
-    float bs[TN];
-    [[unroll]] for (uint j = 0; j < TN; ++j) bs[j] = load_b(b_index(b_base, k, cols[j]));
-    [[unroll]] for (uint i = 0; i < TM; ++i) {
-      const float av = a[rows[i] + k];
-      [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av * bs[j];
+    for (; k < p.K; ++k) {
+      float bs[TN];
+      [[unroll]] for (uint j = 0; j < TN; ++j) bs[j] = load_b(b_index(b_base, k, cols[j]));
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        const float av = a[rows[i] + k];
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av * bs[j];
+      }
     }
   }
 

@@ -40,7 +40,7 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   if (!s.lda) s.lda = s.K;
   if (!s.ldb) s.ldb = s.b_transposed ? s.K : s.N;
   if (!s.ldc) s.ldc = s.N;
-  const bool vec4 = aligned4({a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
+  const bool vec4 = aligned4({s.K, a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
                     a.buffer->vec4_view() && b.buffer->vec4_view();
   const bool b_f16 = b.buffer->element() == Element::f16;
   if (b_f16 && !b.buffer->vec4_view()) throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
@@ -61,6 +61,7 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
   } else {
     specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
+    if (variant == "matmul") specialization.push_back(vec4);  // VEC4: one pipeline per load width
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }

@@ -20,13 +20,12 @@ const std::vector<Tuning>& tuning_table() {
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .reduce_wg = 256},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .reduce_wg = 128},
-      // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there, loads are what
-      // costs, so no staging and big per-invocation blocks.
-      // Each vec4 load costs a per-lane loop on lavapipe while the multiply-adds are nearly free, so
-      // the blocks are as large as compile time allows: 16 x 32 needs 12 loads per 512 products
-      // (docs/BENCHMARKS.md has the measured variants).
+      // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
+      // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
+      // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
+      // 16 x 32 is no faster and takes LLVM 20 s instead of 7 to compile (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
-       .matmul_tn = 32, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 8},
+       .matmul_tn = 16, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .reduce_wg = 8},
   };
   return table;
 }
@@ -49,11 +48,7 @@ const Tuning& choose_tuning(const DeviceInfo& device, const std::string& name) {
     for (const auto& tuning : table) names += (names.empty() ? "" : ", ") + tuning.name;
     throw Error(fmt::format("unknown tuning '{}': choose one of {}", wanted, names));
   }
-  if (device.type == vk::PhysicalDeviceType::eCpu) {
-    static Tuning t = *by_name("cpu");
-    if (const char* e = std::getenv("EXP_TILE")) sscanf(e, "%u,%u,%u,%u,%u,%u", &t.matmul_wg_x, &t.matmul_wg_y, &t.matmul_tm, &t.matmul_tn, &t.gemv_wg, &t.reduce_wg);
-    return t;
-  }
+  if (device.type == vk::PhysicalDeviceType::eCpu) return *by_name("cpu");
   switch (device.vendor_id) {
     case 0x10DE: return *by_name("nvidia");
     case 0x1002: return *by_name("amd");
