@@ -6,9 +6,11 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 2) const uint K_SPLIT = 1;
+// Rows computed: M rounded up to 1, 2, 4 or 8. A specialization constant because CPU drivers run a
+// masked-off row's loads and multiply-adds anyway.
+layout(constant_id = 3) const uint MAX_M = 8;
 #include "matmul_common.glsl"
 
-const uint MAX_M = 8;
 const uint COLUMNS = WG / K_SPLIT;  // output columns per workgroup
 shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
 

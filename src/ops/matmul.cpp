@@ -57,7 +57,9 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};
   if (variant == "matmul_gemv") {
-    specialization = {t.gemv_wg, 1u, t.gemv_k_split};
+    uint32_t rows = 1;
+    while (rows < s.M) rows *= 2;
+    specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
   } else {
     specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
