@@ -1,10 +1,13 @@
 #version 450
 // Per row: the index of the largest value (the first on ties, like torch.argmax), skipping the `banned`
 // column (Marian never generates pad; 0xFFFFFFFF bans nothing). Writes the id and optionally the value;
-// a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row.
+// a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row. With VEC4
+// (columns and offset multiples of 4) the row is read through a vec4 texel view, four columns per load.
 layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(binding = 3) uniform samplerBuffer x4;
 layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer Values { float values[]; };
 layout(push_constant) uniform Push {
@@ -37,11 +40,15 @@ void main() {
   // Columns are visited in increasing order, so a strict > keeps the first of equal values.
   float value = kLowest;
   uint id = kNone;
-  for (uint k = tid; k < p.cols; k += WG) {
-    const float v = x[base + k];
-    if (k != p.banned && (id == kNone || v > value)) {
-      value = v;
-      id = k;
+  const uint width = VEC4 ? 4u : 1u;
+  for (uint group = tid; group < p.cols / width; group += WG) {
+    const vec4 loaded = VEC4 ? texelFetch(x4, int(base / 4u + group)) : vec4(x[base + group]);
+    for (uint j = 0u; j < width; ++j) {
+      const uint k = group * width + j;
+      if (k != p.banned && (id == kNone || loaded[j] > value)) {
+        value = loaded[j];
+        id = k;
+      }
     }
   }
   best_value[tid] = value;

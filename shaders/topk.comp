@@ -4,10 +4,13 @@
 // value - logsumexp(row), the logsumexp over every column including the banned one. Slots without a
 // candidate get id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row: each invocation keeps a sorted
 // top-k of its strided columns, then k rounds of a workgroup (value, id) max pick the winners; shared
-// memory stays at WG entries whatever k is.
+// memory stays at WG entries whatever k is. With VEC4 (columns and offset multiples of 4) the row is read
+// through a vec4 texel view, four columns per load (CPU drivers gather texel loads as vectors).
 layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(binding = 3) uniform samplerBuffer x4;
 layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer Values { float values[]; };
 layout(push_constant) uniform Push {
@@ -46,24 +49,29 @@ void main() {
   uint top_id[MAX_K];
   uint held = 0u;
   float m = kLowest, s = 0.0;  // online logsumexp over all columns
-  for (uint c = tid; c < p.cols; c += WG) {
-    const float v = x[base + c];
-    if (v > m) {
-      s = s * exp(m - v) + 1.0;
-      m = v;
-    } else {
-      s += exp(v - m);
+  const uint width = VEC4 ? 4u : 1u;
+  for (uint group = tid; group < p.cols / width; group += WG) {
+    const vec4 loaded = VEC4 ? texelFetch(x4, int(base / 4u + group)) : vec4(x[base + group]);
+    for (uint j = 0u; j < width; ++j) {
+      const uint c = group * width + j;
+      const float v = loaded[j];
+      if (v > m) {
+        s = s * exp(m - v) + 1.0;
+        m = v;
+      } else {
+        s += exp(v - m);
+      }
+      if (c == p.banned || (held == p.k && !(v > top_value[p.k - 1u]))) continue;
+      uint i = min(held, p.k - 1u);  // the last slot is dropped when full
+      while (i > 0u && v > top_value[i - 1u]) {
+        top_value[i] = top_value[i - 1u];
+        top_id[i] = top_id[i - 1u];
+        --i;
+      }
+      top_value[i] = v;
+      top_id[i] = c;
+      held = min(held + 1u, p.k);
     }
-    if (c == p.banned || (held == p.k && !(v > top_value[p.k - 1u]))) continue;
-    uint i = min(held, p.k - 1u);  // the last slot is dropped when full
-    while (i > 0u && v > top_value[i - 1u]) {
-      top_value[i] = top_value[i - 1u];
-      top_id[i] = top_id[i - 1u];
-      --i;
-    }
-    top_value[i] = v;
-    top_id[i] = c;
-    held = min(held + 1u, p.k);
   }
 
   // logsumexp of the row.
