@@ -1,5 +1,6 @@
 // The engine against golden outputs of the PyTorch reference (tools/reference/, checked against
 // transformers' MarianMTModel): tokenizer ids, encoder output, teacher-forced logits, greedy and beam.
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -149,4 +150,31 @@ TEST_CASE("bad models and inputs fail with one clear error", "[translate]") {
   std::string long_line;
   for (int i = 0; i < 3000; ++i) long_line += "word ";
   CHECK_THROWS_WITH(translator.encode(long_line), Catch::Contains("positions"));
+}
+
+// transformers' MarianMTModel, the reference of record, ignores the legacy pre-LN keys (it is always
+// post-LN; tools/reference/DECODING.md), so a config that sets them must decode exactly as without them.
+TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[translate]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "vkformer-test-normalize-before";
+  fs::remove_all(dir);
+  fs::copy(fs::path(VKFORMER_TEST_DATA) / "tiny_swish_shared", dir);
+  json config;
+  std::ifstream(dir / "config.json") >> config;
+  config["normalize_before"] = true;
+  config["normalize_embedding"] = true;
+  config["add_final_layer_norm"] = true;
+  std::ofstream(dir / "config.json") << config.dump();
+
+  Context& context = testing::context_for();
+  const json golden = load_golden("tiny_swish_shared");
+  Translator translator(context, dir);
+  const auto sources = golden["sources"].get<std::vector<std::string>>();
+  const DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>()};
+  const auto out = translator.translate_text(sources, greedy);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    CHECK(out[i].hypotheses.at(0).ids == golden["greedy"]["outputs"][i]["ids"].get<std::vector<uint32_t>>());
+  }
+  testing::require_no_validation_messages(context);
+  fs::remove_all(dir);
 }
