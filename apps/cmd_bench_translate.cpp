@@ -134,10 +134,7 @@ int run_bench_translate(const BenchTranslateArgs& args) {
 void add_bench_translate(CLI::App& bench, Run& run) {
   auto* command = bench.add_subcommand("translate", "End-to-end translation throughput on a fixed input");
   static BenchTranslateArgs args;
-  command->add_option("--model", args.model, "Model directory; default: the shipped en-de");
-  command->add_option("--device", args.context.device, "Device index or name substring");
-  command->add_option("--tuning", args.context.tuning, "Tuning table entry");
-  add_precision_option(command, args.precision);
+  add_model_options(command, args.model, args.context, args.precision);
   command->add_option("--input", args.input, "One sentence per line; default: tools/bench/input.en");
   command->add_option("--lines", args.lines, "Use only the first N lines (0: all)");
   command->add_option("--beam", args.beams, "Beam sizes to measure (1 = greedy)")->check(CLI::Range(1, 8));

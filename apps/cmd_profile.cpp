@@ -92,10 +92,7 @@ int run_profile(const ProfileArgs& args) {
 void add_profile(CLI::App& app, Run& run) {
   auto* command = app.add_subcommand("profile", "Translate and time every layer and dispatch with GPU timestamps");
   static ProfileArgs args;
-  command->add_option("--model", args.model, "Model directory; default: the shipped en-de");
-  command->add_option("--device", args.context.device, "Device index or name substring");
-  command->add_option("--tuning", args.context.tuning, "Tuning table entry");
-  add_precision_option(command, args.precision);
+  add_model_options(command, args.model, args.context, args.precision);
   command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
   command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
   command->add_option("--trace", args.trace, "Write a Chrome trace (Perfetto, chrome://tracing) to this file");

@@ -109,10 +109,7 @@ int run_translate(const TranslateArgs& args) {
 void add_translate(CLI::App& app, Run& run) {
   auto* command = app.add_subcommand("translate", "Translate text arguments, or stdin line by line");
   static TranslateArgs args;
-  command->add_option("--model", args.model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
-  command->add_option("--device", args.context.device, "Device index or name substring");
-  command->add_option("--tuning", args.context.tuning, "Tuning table entry");
-  add_precision_option(command, args.precision);
+  add_model_options(command, args.model, args.context, args.precision);
   command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
   command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)");
   command->add_option("--length-penalty", args.decode.length_penalty, "Beam scores are divided by length^penalty");

@@ -55,14 +55,7 @@ static Result run_argmax(Context& context, const Shape& s) {
   });
   Comparison comparison = compare_ids_guarded(ids, expected_ids);
   const size_t wrong_ids = size_t(comparison.max_rel);
-  if (s.values) {
-    const Comparison value_comparison = compare_guarded(values, expected_values);
-    comparison.max_abs = std::max(comparison.max_abs, value_comparison.max_abs);
-    comparison.max_rel = std::max(comparison.max_rel, value_comparison.max_rel);
-    comparison.nmse = std::max(comparison.nmse, value_comparison.nmse);
-    comparison.non_finite += value_comparison.non_finite;
-    comparison.sentinel_damage += value_comparison.sentinel_damage;
-  }
+  if (s.values) merge(comparison, compare_guarded(values, expected_values));
   std::string op = "argmax";
   if (s.ties) op += "+ties";
   if (s.banned != kNoBannedToken) op += fmt::format("+ban{}", s.banned);

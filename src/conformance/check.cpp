@@ -1,5 +1,6 @@
 #include "check.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <numeric>
@@ -85,6 +86,14 @@ Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>
     result.sentinel_damage += all[kGuard + expected.size() + i] != std::bit_cast<uint32_t>(kSentinel);
   }
   return result;
+}
+
+void merge(Comparison& into, const Comparison& other) {
+  into.max_abs = std::max(into.max_abs, other.max_abs);
+  into.max_rel = std::max(into.max_rel, other.max_rel);
+  into.nmse = std::max(into.nmse, other.nmse);
+  into.non_finite += other.non_finite;
+  into.sentinel_damage += other.sentinel_damage;
 }
 
 Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,

@@ -30,6 +30,8 @@ Comparison compare_guarded(const Buffer& buffer, const std::vector<double>& refe
 Comparison compare(const std::vector<float>& device, const std::vector<double>& reference);
 // Ids (uint32) after the guard against the expected ids: max_rel counts wrong ids, so any fails.
 Comparison compare_ids_guarded(const Buffer& buffer, const std::vector<uint32_t>& expected);
+// Folds `other` into `into`: the worse error of each kind, the sum of the counts.
+void merge(Comparison& into, const Comparison& other);
 
 Result finish(std::string op, std::string shape, const Comparison& comparison, const Tolerance& tolerance,
               const Sequence& sequence);

@@ -61,12 +61,7 @@ static Result run_topk(Context& context, const Shape& s) {
   });
   Comparison comparison = compare_ids_guarded(ids, expected_ids);
   const size_t wrong_ids = size_t(comparison.max_rel);
-  const Comparison value_comparison = compare_guarded(values, expected_values);
-  comparison.max_abs = std::max(comparison.max_abs, value_comparison.max_abs);
-  comparison.max_rel = std::max(comparison.max_rel, value_comparison.max_rel);
-  comparison.nmse = std::max(comparison.nmse, value_comparison.nmse);
-  comparison.non_finite += value_comparison.non_finite;
-  comparison.sentinel_damage += value_comparison.sentinel_damage;
+  merge(comparison, compare_guarded(values, expected_values));
   std::string op = fmt::format("top{}", s.k);
   if (s.log_softmax) op += "+logsm";
   if (s.ties) op += "+ties";

@@ -6,21 +6,22 @@
 
 namespace vkformer::translate {
 
-View Weights::upload(Context& context, const std::vector<float>& values, const std::string& name) {
-  auto buffer = std::make_unique<Buffer>(context, values.size() * sizeof(float), name);
-  buffer->upload(std::span<const float>(values));
-  buffers_.push_back(std::move(buffer));
+template <typename T>
+View Weights::store(Context& context, std::span<const T> values, const std::string& name, Element element) {
+  buffers_.push_back(std::make_unique<Buffer>(context, values.size_bytes(), name, false, element));
+  buffers_.back()->upload(values);
   return {buffers_.back().get(), 0};
+}
+
+View Weights::upload(Context& context, const std::vector<float>& values, const std::string& name) {
+  return store(context, std::span<const float>(values), name, Element::f32);
 }
 
 View Weights::upload_matrix(Context& context, const std::vector<float>& values, uint32_t in, const std::string& name) {
   if (matrices_ != Element::f16 || in % 4 != 0) return upload(context, values, name);
   std::vector<uint16_t> halves(values.size());
   for (size_t i = 0; i < values.size(); ++i) halves[i] = float_to_half(values[i]);
-  auto buffer = std::make_unique<Buffer>(context, halves.size() * sizeof(uint16_t), name, false, Element::f16);
-  buffer->upload(std::span<const uint16_t>(halves));
-  buffers_.push_back(std::move(buffer));
-  return {buffers_.back().get(), 0};
+  return store(context, std::span<const uint16_t>(halves), name, Element::f16);
 }
 
 // Several projections with the same input (q, k, v) stacked along the output dimension.

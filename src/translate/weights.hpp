@@ -4,6 +4,7 @@
 // Element::f16 the projection matrices (and the output matrix, then a copy of a tied embedding) are stored
 // as f16 where their rows are whole vec4 texels; embeddings, biases and norms stay f32.
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "vkformer/buffer.hpp"
@@ -49,6 +50,8 @@ class Weights {
   std::vector<DecoderLayer> decoder;
 
  private:
+  template <typename T>
+  View store(Context& context, std::span<const T> values, const std::string& name, Element element);
   View upload(Context& context, const std::vector<float>& values, const std::string& name);
   // A [rows, in] matrix for matmul's B operand, as f16 when chosen and in % 4 == 0.
   View upload_matrix(Context& context, const std::vector<float>& values, uint32_t in, const std::string& name);
