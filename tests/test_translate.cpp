@@ -178,3 +178,42 @@ TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[trans
   testing::require_no_validation_messages(context);
   fs::remove_all(dir);
 }
+
+// The shipped demo model (real weights, 8k vocabulary, d_model 256) on held-out test segments, against
+// tools/reference/make_shipped_golden.py (segments without near-ties, so every token must match).
+TEST_CASE("the shipped en-de model translates test segments like the reference", "[translate]") {
+  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/en-de-golden.json");
+  REQUIRE(file.good());
+  const json golden = json::parse(file);
+  std::vector<std::string> sources;
+  for (const auto& segment : golden["segments"]) sources.push_back(segment["source"].get<std::string>());
+  const uint32_t max_length = golden["max_length"].get<uint32_t>();
+
+  Context& context = testing::context_for();
+  // f32 matrices: greedy and beam; f16 matrices (the file's own precision): greedy, which is enough to
+  // catch a wrong f16 path and keeps the test short under validation layers.
+  for (Element precision : {Element::f32, Element::f16}) {
+    INFO((precision == Element::f16 ? "f16" : "f32"));
+    Translator translator(context, std::string(VKFORMER_MODELS) + "/en-de", false, precision);
+    const auto greedy = translator.translate_text(sources, {.beam = 1, .max_length = max_length});
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const auto& want = golden["segments"][i];
+      INFO(sources[i]);
+      CHECK(translator.encode(sources[i]) == want["source_ids"].get<std::vector<uint32_t>>());
+      CHECK(greedy[i].hypotheses.at(0).ids == want["greedy"]["ids"].get<std::vector<uint32_t>>());
+      CHECK(greedy[i].hypotheses.at(0).text == want["greedy"]["text"].get<std::string>());
+    }
+    if (precision == Element::f32) {
+      const auto beam = translator.translate_text(
+          sources, {.beam = golden["beam"]["beam_size"].get<uint32_t>(),
+                    .length_penalty = golden["beam"]["length_penalty"].get<float>(), .max_length = max_length});
+      for (size_t i = 0; i < sources.size(); ++i) {
+        const auto& want = golden["segments"][i]["beam"];
+        INFO(sources[i]);
+        CHECK(beam[i].hypotheses.at(0).ids == want["ids"].get<std::vector<uint32_t>>());
+        CHECK(std::abs(*beam[i].hypotheses.at(0).score - want["score"].get<double>()) <= 1e-3);
+      }
+    }
+    testing::require_no_validation_messages(context);
+  }
+}

@@ -36,7 +36,7 @@ def rounded(t):
     return [float(f"{x:.9g}") for x in t.reshape(-1).tolist()]
 
 
-def greedy_gaps(m, batch_ids, outputs):
+def greedy_gaps(m, batch_ids, outputs, max_length=MAX_LENGTH):
     """Top-1 minus top-2 processed logit at every free greedy step (forced-EOS steps excluded)."""
     gaps = []
     for src, out in zip(batch_ids, outputs):
@@ -45,9 +45,9 @@ def greedy_gaps(m, batch_ids, outputs):
         dec = torch.tensor([[m.start_id] + out])
         logits = m.decode(dec, enc, mask)[0]
         for t in range(len(out)):
-            if t + 1 == MAX_LENGTH - 1:
+            if t + 1 == max_length - 1:
                 continue  # forced EOS, no choice made
-            top2 = m.adjust(logits[t:t + 1], t + 1, MAX_LENGTH)[0].topk(2).values
+            top2 = m.adjust(logits[t:t + 1], t + 1, max_length)[0].topk(2).values
             gaps.append((top2[0] - top2[1]).item())
     return gaps
 
