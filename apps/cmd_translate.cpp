@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,8 @@ struct TranslateArgs {
   std::string model;
   Element precision = Element::f32;
   DecodeOptions decode;
+  std::optional<uint32_t> beam;         // unset: the model's num_beams
+  std::optional<float> length_penalty;  // unset: the model's
   bool json = false;
   std::vector<std::string> texts;
 };
@@ -74,9 +77,12 @@ void translate_chunk(Translator& translator, const std::vector<std::string>& lin
   if (!failure.empty()) throw Error(failure);
 }
 
-int run_translate(const TranslateArgs& args) {
+int run_translate(TranslateArgs& args) {
   Context context(args.context);
   Translator translator(context, resolve_model(args.model), false, args.precision);
+  const DecodeOptions model = translator.model_decode_options();
+  args.decode.beam = args.beam.value_or(model.beam);
+  args.decode.length_penalty = args.length_penalty.value_or(model.length_penalty);
   if (!args.texts.empty()) {
     translate_chunk(translator, args.texts, 1, args);
     return 0;
@@ -110,9 +116,11 @@ void add_translate(CLI::App& app, Run& run) {
   auto* command = app.add_subcommand("translate", "Translate text arguments, or stdin line by line");
   static TranslateArgs args;
   add_model_options(command, args.model, args.context, args.precision);
-  command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
+  command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")
+      ->check(CLI::Range(1u, kMaxBeam));
   command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)");
-  command->add_option("--length-penalty", args.decode.length_penalty, "Beam scores are divided by length^penalty");
+  command->add_option("--length-penalty", args.length_penalty,
+                      "Beam scores are divided by length^penalty (default: the model's generation_config)");
   command->add_option("--max-length", args.decode.max_length, "Most tokens per output, counting the start token");
   command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
   command->add_option("--batch-tokens", args.decode.batch_tokens, "Also cap sentences x longest source per batch");

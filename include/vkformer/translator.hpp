@@ -17,6 +17,8 @@ class Workspace;
 struct Plan;
 }  // namespace translate
 
+constexpr uint32_t kMaxBeam = 8;  // top-k keeps 2 x beam candidates, at most 16
+
 struct DecodeOptions {
   uint32_t beam = 1;              // 1: greedy
   uint32_t n_best = 1;            // hypotheses returned per sentence (<= beam)
@@ -53,6 +55,9 @@ class Translator {
   ~Translator();
 
   const ModelConfig& config() const;
+  // What transformers' generate() does unless told otherwise: the model's generation_config.json
+  // num_beams (capped at kMaxBeam) and length_penalty.
+  DecodeOptions model_decode_options() const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
   // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.

@@ -81,6 +81,7 @@ class MarianModel final : public ModelSource {
     const auto& g_path = std::filesystem::exists(generation_path) ? generation_path : config_path;
     c.max_length = field<uint32_t>(generation, "max_length", 512, g_path);
     c.num_beams = field<uint32_t>(generation, "num_beams", 1, g_path);
+    c.length_penalty = field<float>(generation, "length_penalty", 1.0f, g_path);
     if (generation.contains("forced_eos_token_id") && !generation["forced_eos_token_id"].is_null()) {
       c.forced_eos_id = field<uint32_t>(generation, "forced_eos_token_id", 0, g_path);
     }

@@ -77,6 +77,11 @@ Translator::~Translator() = default;
 
 const ModelConfig& Translator::config() const { return model_->config(); }
 
+DecodeOptions Translator::model_decode_options() const {
+  const auto& c = config();
+  return {.beam = std::clamp(c.num_beams, 1u, kMaxBeam), .length_penalty = c.length_penalty};
+}
+
 std::vector<uint32_t> Translator::encode(const std::string& text) const {
   auto ids = tokenizer_->encode(text);
   if (ids.size() > config().max_positions) {
@@ -290,7 +295,7 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
 
 std::vector<Translation> Translator::translate(const std::vector<std::vector<uint32_t>>& sources,
                                                const DecodeOptions& options) {
-  if (options.beam == 0 || options.beam > 8) throw Error("beam size must be between 1 and 8");
+  if (options.beam == 0 || options.beam > kMaxBeam) throw Error(fmt::format("beam size must be between 1 and {}", kMaxBeam));
   if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
   const uint32_t max_length = options.max_length ? options.max_length : config().max_length;
   if (max_length < 2) throw Error("max-length must be at least 2 (it counts the start token)");

@@ -22,7 +22,8 @@ struct ModelConfig {
   std::optional<uint32_t> forced_eos_id;
   std::vector<uint32_t> banned_ids;  // single-token bad_words_ids (Marian: pad)
   uint32_t max_length = 512;         // counts the decoder start token, as transformers does
-  uint32_t num_beams = 4;
+  uint32_t num_beams = 1;
+  float length_penalty = 1.0f;       // beam scores are divided by length^length_penalty
 };
 
 // Where weights come from. Names are transformers' without the "model." prefix, e.g.
