@@ -26,7 +26,7 @@ def score(name, hyps, refs):
     print(f"{name}: {c}  [{chrf.get_signature()}]")
 
 
-def translate(model_dir, lines, beams, batch_size):
+def translate(model_dir, lines, beams, batch_size, length_penalty=None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import MarianMTModel, MarianTokenizer
@@ -41,7 +41,8 @@ def translate(model_dir, lines, beams, batch_size):
             batch = tok([lines[i] for i in ids], return_tensors="pt", padding=True)
             # Bounding the output by the input length stops rare runaway repetitions early.
             limit = min(256, 2 * batch["input_ids"].shape[1] + 10)
-            gen = model.generate(**batch, num_beams=beams, max_new_tokens=limit)
+            extra = {} if length_penalty is None else {"length_penalty": length_penalty}
+            gen = model.generate(**batch, num_beams=beams, max_new_tokens=limit, **extra)
             for i, t in zip(ids, tok.batch_decode(gen, skip_special_tokens=True)):
                 out[i] = t
     return out
@@ -55,6 +56,7 @@ def main():
     ap.add_argument("--model", default=REPO / "models/en-de")
     ap.add_argument("--beams", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--length-penalty", type=float, help="beam search; default: the model's generation_config")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-dir", help="write the model's translations here (test.beamN.de)")
     ap.add_argument("--samples", type=int, default=0, help="print this many evenly spaced examples")
@@ -71,7 +73,7 @@ def main():
     src = Path(args.src).read_text().splitlines()
     for beams in args.beams:
         t0 = time.time()
-        hyps = translate(args.model, src, beams, args.batch_size)
+        hyps = translate(args.model, src, beams, args.batch_size, args.length_penalty)
         name = "greedy" if beams == 1 else f"beam{beams}"
         print(f"{name}: {len(src)} segments in {time.time() - t0:.0f} s")
         score(f"pytorch {name}", hyps, refs)

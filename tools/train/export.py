@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--data", required=True, help="encoded corpus from prepare.py (dev set)")
     ap.add_argument("--tok-dir", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--length-penalty", type=float, default=1.0,
+                    help="generation_config length_penalty (tune it on dev with evaluate.py --length-penalty)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -60,6 +62,7 @@ def main():
             best = (loss, n, model)
     print(f"exporting the average of the last {best[1]}")
     model = best[2].eval().half()
+    model.generation_config.length_penalty = args.length_penalty
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
