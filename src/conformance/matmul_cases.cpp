@@ -17,6 +17,7 @@ struct Layout {
   MatmulShape shape;
   uint32_t a_size, b_size, c_size;
   uint32_t a_offset = 0, b_offset = 0;  // element offsets; odd ones force the scalar path
+  uint32_t c_offset = 0;
   bool bias = false;
   bool b_f16 = false;  // B stored as f16 (weights under --precision f16), read through its texel view
   std::string name;
@@ -95,14 +96,15 @@ Result run(Context& context, const Layout& l) {
   }
   const auto bias = random_values(l.shape.N, 13);
   auto expected = reference(l, a, b, bias);
+  expected.insert(expected.begin(), l.c_offset, double(kSentinel));  // skipped elements stay untouched
   Buffer a_buffer = guarded_buffer(context, a, "a");
   Buffer b_buffer = l.b_f16 ? guarded_f16_buffer(context, b, "b") : guarded_buffer(context, b, "b");
   Buffer bias_buffer = guarded_buffer(context, bias, "bias");
-  Buffer c_buffer = guarded_output(context, l.c_size, "c");
+  Buffer c_buffer = guarded_output(context, l.c_offset + l.c_size, "c");
   Sequence sequence(context, "conformance matmul", true);
   run_once(context, sequence, [&](Sequence& s) {
     record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
-                  l.bias ? View{&bias_buffer, kGuard} : View{}, {&c_buffer, kGuard}, l.shape);
+                  l.bias ? View{&bias_buffer, kGuard} : View{}, {&c_buffer, kGuard + l.c_offset}, l.shape);
   });
   return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
                 sequence);
@@ -136,6 +138,14 @@ std::vector<Case> matmul_cases() {
       l.name += fmt::format(" bias act{}", act);
       layouts.push_back(l);
     }
+  }
+  // C starting inside the buffer (at an odd element too): the elements before it stay untouched.
+  for (auto [m, n, offset] : std::initializer_list<std::array<uint32_t, 3>>{{2, 72, 1}, {19, 72, 2}, {19, 76, 4}, {5, 76, 4}}) {
+    Layout l = dense(m, n, 40);
+    l.bias = true;
+    l.c_offset = offset;
+    l.name += fmt::format(" bias C+{}", offset);
+    layouts.push_back(l);
   }
   // f16 weights: vec4 texel loads, the gemv path, and (K % 4, odd offsets) element loads from the view.
   for (Layout l : {dense(64, 2048, 512), dense(1, 512, 512), dense(5, 1000, 24), dense(9, 97, 36), dense(33, 65, 129),
