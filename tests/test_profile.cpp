@@ -18,8 +18,13 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
 
   size_t dispatches = 0;
   for (const auto& submit : profiler.submits()) {
-    double layer_sum = 0;
+    double layer_sum = 0, previous_end = submit.layers.at(0).start_ns;
     for (const auto& layer : submit.layers) {
+      // Layers run in recorded order without overlapping. How long the gaps between command buffers
+      // are is timing, which depends on the machine's load, so it is not checked.
+      CHECK(layer.start_ns >= previous_end);
+      CHECK(layer.end_ns >= layer.start_ns);
+      previous_end = layer.end_ns;
       layer_sum += (layer.end_ns - layer.start_ns) * 1e-6;
       double dispatch_sum = 0;
       for (const auto& d : layer.dispatches) dispatch_sum += (d.end_ns - d.start_ns) * 1e-6;
@@ -27,10 +32,7 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
       CHECK(dispatch_sum == Approx(layer.end_ns * 1e-6 - layer.start_ns * 1e-6).margin(1e-6));
       dispatches += layer.dispatches.size();
     }
-    // Layers run back to back in one submit; what is not inside a layer is the gap between command
-    // buffers, which must stay small: within 20% of the span or 0.5 ms.
     CHECK(layer_sum <= submit.gpu_ms() + 1e-6);
-    CHECK(submit.gpu_ms() - layer_sum <= std::max(0.2 * submit.gpu_ms(), 0.5));
     CHECK(submit.wall_ms >= 0);
   }
 
