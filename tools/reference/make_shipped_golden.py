@@ -58,7 +58,7 @@ def main():
             src = torch.tensor([ids])
             for beams, want in ((1, greedy), (BEAM["beam_size"], beam_ids)):
                 out = hf.generate(input_ids=src, attention_mask=torch.ones_like(src), num_beams=beams,
-                                  max_length=MAX_LENGTH)[0, 1:].tolist()
+                                  length_penalty=BEAM["length_penalty"], max_length=MAX_LENGTH)[0, 1:].tolist()
                 out = out[:out.index(m.eos_id) + 1]
                 assert out == want, f"transformers and marian_ref differ (beam {beams}) on {line!r}"
         kept.append({"source": line, "source_ids": ids,

@@ -30,10 +30,11 @@ def average(paths):
     return avg, states[-1]["config"]
 
 
-def translate(model, tok, lines):
+def translate(model, tok, lines, length_penalty):
     batch = tok(lines, return_tensors="pt", padding=True)
     with torch.no_grad():
-        out = model.generate(**batch, num_beams=4, max_new_tokens=256)
+        # Explicit settings: a model built from a config (not loaded) takes generation defaults from it.
+        out = model.generate(**batch, num_beams=4, max_new_tokens=256, length_penalty=length_penalty)
     return tok.batch_decode(out, skip_special_tokens=True)
 
 
@@ -62,6 +63,9 @@ def main():
             best = (loss, n, model)
     print(f"exporting the average of the last {best[1]}")
     model = best[2].eval().half()
+    # In both files: generate() rebuilds its settings from config.json when generation_config.json was
+    # derived from it (_from_model_config) and config.json holds generation parameters, as here.
+    model.config.length_penalty = args.length_penalty
     model.generation_config.length_penalty = args.length_penalty
 
     out = Path(args.out)
@@ -73,7 +77,8 @@ def main():
     tok = MarianTokenizer.from_pretrained(out)
     reloaded = MarianMTModel.from_pretrained(out).eval()  # loads as fp32
     model.float()  # same fp16-rounded weights, compared in fp32
-    expected, got = translate(model, tok, CHECK_SENTENCES), translate(reloaded, tok, CHECK_SENTENCES)
+    lp = args.length_penalty
+    expected, got = translate(model, tok, CHECK_SENTENCES, lp), translate(reloaded, tok, CHECK_SENTENCES, lp)
     assert expected == got, (expected, got)
     for s, t in zip(CHECK_SENTENCES, got):
         print(f"{s} -> {t}")
