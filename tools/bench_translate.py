@@ -9,7 +9,8 @@ beam size x batch size:
       keeping the fastest per configuration,
   (c) CTranslate2 (float32, inter_threads 1, intra_threads --ct2-threads), converted once into a cache.
 All three get the same source token ids (MarianTokenizer's, which vkformer's tokenizer matches), are
-timed without tokenization, decode with the same max_length (counting the start token) and report
+timed without tokenization, decode with the same max_length (counting the start token) and length
+penalty 1.0 (vkformer bench translate's; not the model's own, which would change the work done) and report
 sentences/s and target tokens/s (generated tokens of the best hypothesis, </s> included). PyTorch runs
 its batches longest-first, as vkformer and CTranslate2 do.
 
@@ -86,7 +87,7 @@ def torch_worker(args, max_length):
                 break
             with torch.inference_mode():
                 generated = model.generate(input_ids=ids, attention_mask=mask, num_beams=beam, max_length=max_length,
-                                           do_sample=False)
+                                           length_penalty=1.0, do_sample=False)
             for i, row in zip(chunk, generated[:, 1:].tolist()):
                 outputs[i] = row[:generated_length(row, eos)]
         return outputs
@@ -152,7 +153,7 @@ def run_ct2(args, max_length, source_ids):
     sources = [tokenizer.convert_ids_to_tokens(ids) for ids in source_ids]  # spm pieces + "</s>"
     translator = ctranslate2.Translator(str(convert_ct2(args.model)), device="cpu", compute_type="float32",
                                         inter_threads=1, intra_threads=args.ct2_threads)
-    options = dict(max_decoding_length=max_length - 1, return_end_token=True, max_input_length=0)
+    options = dict(max_decoding_length=max_length - 1, return_end_token=True, max_input_length=0, length_penalty=1.0)
     results = []
     for beam in args.beams:
         for size in args.batches:
