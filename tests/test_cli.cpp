@@ -5,11 +5,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+
+#include "test_context.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -46,10 +45,7 @@ Result run_cli(const std::string& arguments, const std::string& input, const std
 
 std::string tiny_model() { return fmt::format("--model '{}/tiny_swish_shared'", VKFORMER_TEST_DATA); }
 
-json golden() {
-  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared/golden.json");
-  return json::parse(file);
-}
+json golden() { return vkformer::testing::read_test_json("tiny_swish_shared/golden.json"); }
 
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;

@@ -6,6 +6,8 @@
 #include <string>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "vkformer/context.hpp"
 
@@ -16,6 +18,13 @@ inline Context& context_for(const std::string& tuning = "") {
   auto& context = contexts[tuning];
   if (!context) context = std::make_unique<Context>(ContextOptions{.tuning = tuning, .validation = true});
   return *context;
+}
+
+// A JSON file under tests/data, e.g. "tiny_swish_shared/golden.json".
+inline nlohmann::json read_test_json(const std::string& relative_path) {
+  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/" + relative_path);
+  REQUIRE(file.good());
+  return nlohmann::json::parse(file);
 }
 
 // Fails the running test if the validation layer reported anything since the last call.

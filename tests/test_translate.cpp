@@ -22,11 +22,7 @@ constexpr double kLogitTolerance = 1e-4;
 constexpr double kEncoderTolerance = 5e-4;
 constexpr double kScoreTolerance = 1e-4;
 
-json load_golden(const std::string& model) {
-  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/" + model + "/golden.json");
-  REQUIRE(file.good());
-  return json::parse(file);
-}
+json load_golden(const std::string& model) { return testing::read_test_json(model + "/golden.json"); }
 
 std::vector<std::vector<uint32_t>> id_lists(const json& value) { return value.get<std::vector<std::vector<uint32_t>>>(); }
 
@@ -182,9 +178,7 @@ TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[trans
 // The shipped demo model (real weights, 8k vocabulary, d_model 256) on held-out test segments, against
 // tools/reference/make_shipped_golden.py (segments without near-ties, so every token must match).
 TEST_CASE("the shipped en-de model translates test segments like the reference", "[translate]") {
-  std::ifstream file(std::string(VKFORMER_TEST_DATA) + "/en-de-golden.json");
-  REQUIRE(file.good());
-  const json golden = json::parse(file);
+  const json golden = testing::read_test_json("en-de-golden.json");
   std::vector<std::string> sources;
   for (const auto& segment : golden["segments"]) sources.push_back(segment["source"].get<std::string>());
   const uint32_t max_length = golden["max_length"].get<uint32_t>();
