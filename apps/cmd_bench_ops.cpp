@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "commands.hpp"
 #include "vkformer/context.hpp"
 #include "vkformer/error.hpp"
+#include "vkformer/half.hpp"
 #include "vkformer/ops/matmul.hpp"
 #include "vkformer/ops/softmax.hpp"
 #include "vkformer/sequence.hpp"
@@ -39,13 +41,25 @@ Buffer filled_buffer(Context& context, size_t count, const std::string& name) {
   return buffer;
 }
 
-// C [M, N] = A [M, K] . B^T with B [N, K], as nn.Linear.
-Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K) {
+// B as f16 (weights under --precision f16): read through an RGBA16F view, so K must be a multiple of 4.
+Buffer filled_half_buffer(Context& context, size_t count, const std::string& name) {
+  std::vector<uint16_t> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = float_to_half(float(int(i * 2654435761u % 2001u) - 1000) / 1000.0f);
+  Buffer buffer(context, count * sizeof(uint16_t), name, false, Element::f16);
+  buffer.upload(std::span<const uint16_t>(values));
+  return buffer;
+}
+
+// C [M, N] = A [M, K] . B^T with B [N, K], as nn.Linear; B stored as `weights`.
+Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element weights) {
+  const bool f16 = weights == Element::f16;
+  if (f16 && K % 4) throw Error(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
   Case c{.op = "matmul", .shape = fmt::format("{}x{}x{}", M, N, K), .work = 2.0 * M * N * K};
   const MatmulShape shape{.M = M, .N = N, .K = K};
-  c.variant = std::string(matmul_variant(context, shape));
+  c.variant = std::string(matmul_variant(context, shape)) + (f16 ? ".f16" : "");
   c.buffers.push_back(filled_buffer(context, size_t(M) * K, "bench.a"));
-  c.buffers.push_back(filled_buffer(context, size_t(N) * K, "bench.b"));
+  c.buffers.push_back(f16 ? filled_half_buffer(context, size_t(N) * K, "bench.b")
+                          : filled_buffer(context, size_t(N) * K, "bench.b"));
   c.buffers.emplace_back(context, uint64_t(M) * N * sizeof(float), "bench.c");
   // Element addresses survive moving the vector, so the recorder may keep them.
   c.record = [&context, a = &c.buffers[0], b = &c.buffers[1], out = &c.buffers[2], shape](Sequence& s) {
@@ -90,39 +104,70 @@ Timing measure(Context& context, Case& c, uint32_t repeat) {
   return {median(sequence.dispatch_times_ms()), wall.count()};
 }
 
+struct Entry {
+  std::string op;
+  std::array<uint32_t, 4> dims;
+};
+
+// "MxNxK" is a matmul, "BxHxQxC" a softmax. Operands are capped at 2^28 elements (1 GiB of f32), so a
+// typo is an error rather than an allocation failure.
+Entry parse_shape(const std::string& text) {
+  const auto bad = [&](const char* why) { return Error(fmt::format("--shape '{}': {}", text, why)); };
+  std::vector<uint64_t> dims;
+  for (size_t begin = 0; begin <= text.size();) {
+    const size_t end = std::min(text.find('x', begin), text.size());
+    const std::string part = text.substr(begin, end - begin);
+    if (part.empty() || part.size() > 7 || part.find_first_not_of("0123456789") != std::string::npos) {
+      throw bad("expected MxNxK (matmul) or BxHxQxC (softmax), positive integers up to 7 digits");
+    }
+    dims.push_back(std::stoull(part));
+    if (dims.back() == 0) throw bad("dimensions must be positive");
+    begin = end + 1;
+  }
+  constexpr uint64_t kMaxElements = uint64_t(1) << 28;
+  if (dims.size() == 3) {
+    const uint64_t M = dims[0], N = dims[1], K = dims[2];
+    if (M * K > kMaxElements || N * K > kMaxElements || M * N > kMaxElements) throw bad("an operand exceeds 2^28 elements");
+    return {"matmul", {uint32_t(M), uint32_t(N), uint32_t(K), 0}};
+  }
+  if (dims.size() == 4) {
+    if (dims[0] * dims[1] * dims[2] * dims[3] > kMaxElements) throw bad("the input exceeds 2^28 elements");
+    return {"softmax", {uint32_t(dims[0]), uint32_t(dims[1]), uint32_t(dims[2]), uint32_t(dims[3])}};
+  }
+  throw bad("expected MxNxK (matmul) or BxHxQxC (softmax)");
+}
+
 }  // namespace
 
 void add_bench_ops(CLI::App& bench, Run& run) {
   auto* command = bench.add_subcommand("ops", "Kernel throughput: matmul GFLOPS, softmax GB/s");
   static ContextOptions options;
   static uint32_t repeat = 10;
-  static std::string only, only_shape;
+  static std::string only;
+  static std::vector<std::string> shapes;
+  static Element weights = Element::f32;
   static bool json = false;
   command->add_option("--device", options.device, "Device index or name substring");
   command->add_option("--tuning", options.tuning, "Tuning table entry (generic, nvidia, amd, intel, cpu)");
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
-  command->add_option("--op", only, "Only this op (matmul, softmax)");
-  command->add_option("--shape", only_shape,
-                      "Only this shape (as printed, e.g. 1024x1024x1024); any MxNxK runs that matmul");
+  command->add_option("--op", only, "Only this op")->check(CLI::IsMember({"matmul", "softmax"}));
+  command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
+  static const std::map<std::string, Element> names{{"f32", Element::f32}, {"f16", Element::f16}};
+  command->add_option("--precision", weights, "Matmul B (the weights) stored as f32 (default) or f16")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {
       Context context(options);
-      struct Entry {
-        std::string op;
-        std::array<uint32_t, 4> dims;
-      };
       std::vector<Entry> cases = {{"matmul", {512, 512, 512}},  {"matmul", {1024, 1024, 1024}},
                                   {"matmul", {64, 2048, 512}},  {"matmul", {32, 512, 512}},
                                   {"matmul", {1, 512, 512}},    {"matmul", {1, 2048, 512}},
                                   {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}}};
-      std::array<uint32_t, 3> mnk{};
-      int used = 0;
-      if (std::sscanf(only_shape.c_str(), "%ux%ux%u%n", &mnk[0], &mnk[1], &mnk[2], &used) == 3 &&
-          size_t(used) == only_shape.size() && mnk[0] && mnk[1] && mnk[2]) {
-        cases = {{"matmul", {mnk[0], mnk[1], mnk[2], 0}}};
-      }
+      if (!shapes.empty()) cases.clear();
+      for (const auto& text : shapes) cases.push_back(parse_shape(text));
+      if (!only.empty()) std::erase_if(cases, [](const Entry& e) { return e.op != only; });
+      if (cases.empty()) throw Error("no benchmark case matches --op and --shape");
       if (!json) {
         fmt::print("device: {} | tuning: {} | {} dispatches per submit, median of the second submit\n",
                    context.info().name, context.tuning().name, repeat);
@@ -131,10 +176,8 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       }
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& [op, d] : cases) {
-        const std::string shape = op == "matmul" ? fmt::format("{}x{}x{}", d[0], d[1], d[2])
-                                                 : fmt::format("{}x{}x{}x{}", d[0], d[1], d[2], d[3]);
-        if ((!only.empty() && op != only) || (!only_shape.empty() && shape != only_shape)) continue;
-        Case c = op == "matmul" ? matmul_case(context, d[0], d[1], d[2]) : softmax_case(context, d[0], d[1], d[2], d[3]);
+        Case c = op == "matmul" ? matmul_case(context, d[0], d[1], d[2], weights)
+                                : softmax_case(context, d[0], d[1], d[2], d[3]);
         const Timing t = measure(context, c, repeat);
         const double rate = c.work / (t.median_ms * 1e6);  // GFLOPS or GB/s
         const char* unit = c.bytes ? "GB/s" : "GFLOPS";

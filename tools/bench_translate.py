@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Translation throughput: vkformer against PyTorch (transformers) and CTranslate2 on the CPU.
+"""Translation throughput: vkformer against PyTorch (transformers) and CTranslate2.
 
 One run measures, on the same model directory and the same input lines, each configuration of
 beam size x batch size:
@@ -8,6 +8,8 @@ beam size x batch size:
       --torch-threads (each in its own subprocess, since OPENBLAS_NUM_THREADS is read at load time),
       keeping the fastest per configuration,
   (c) CTranslate2 (float32, inter_threads 1, intra_threads --ct2-threads), converted once into a cache.
+With --torch-device cuda, (b) runs once per --torch-dtypes entry on the GPU instead (each its own peer),
+--vk-precision adds vkformer runs with f16 weights, and --no-ct2 leaves CTranslate2 out.
 All three get the same source token ids (MarianTokenizer's, which vkformer's tokenizer matches), are
 timed without tokenization, decode with the same max_length (counting the start token) and length
 penalty 1.0 (vkformer bench translate's; not the model's own, which would change the work done) and report
@@ -43,9 +45,9 @@ def effective_max_length(model_dir):
     return min(max_length, config["max_position_embeddings"])
 
 
-def run_vkformer(args, max_length):
+def run_vkformer(args, max_length, precision):
     command = [args.binary, "bench", "translate", "--json", "--model", str(args.model), "--input", str(args.input),
-               "--max-length", str(max_length), "--beam", *map(str, args.beams), "--batch-size", *map(str, args.batches)]
+               "--max-length", str(max_length), "--precision", precision, "--beam", *map(str, args.beams), "--batch-size", *map(str, args.batches)]
     if args.lines:
         command += ["--lines", str(args.lines)]
     if args.device:
@@ -65,9 +67,13 @@ def torch_worker(args, max_length):
     import torch
     from transformers import MarianMTModel, MarianTokenizer
 
+    import transformers
+
     torch.set_num_threads(args.torch_worker)
+    device, dtype = args.torch_device, getattr(torch, args.torch_dtypes[0])
     tokenizer = MarianTokenizer.from_pretrained(args.model)
-    model = MarianMTModel.from_pretrained(args.model, torch_dtype=torch.float32).eval()
+    dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    model = MarianMTModel.from_pretrained(args.model, **{dtype_key: dtype}).to(device).eval()
     lines = read_lines(args.input, args.lines)
     sources = [tokenizer(line)["input_ids"] for line in lines]
     eos, pad = model.config.eos_token_id, model.config.pad_token_id
@@ -77,7 +83,7 @@ def torch_worker(args, max_length):
         for begin in range(0, len(order), size):
             chunk = order[begin:begin + size]
             longest = len(sources[chunk[0]])
-            ids = torch.tensor([sources[i] + [pad] * (longest - len(sources[i])) for i in chunk])
+            ids = torch.tensor([sources[i] + [pad] * (longest - len(sources[i])) for i in chunk], device=device)
             yield chunk, ids, (ids != pad).long()
 
     def translate(size, beam, limit=None):
@@ -103,20 +109,22 @@ def torch_worker(args, max_length):
             results.append({"beam": beam, "batch": size, "seconds": seconds, "target_tokens": tokens,
                             "sentences_per_s": len(sources) / seconds, "target_tokens_per_s": tokens / seconds,
                             "outputs": outputs})
-            print(f"  torch {args.torch_worker} thread(s) beam {beam} batch {size}: {len(sources) / seconds:.2f} "
+            print(f"  torch {device} {args.torch_dtypes[0]} {args.torch_worker} thread(s) beam {beam} batch {size}: {len(sources) / seconds:.2f} "
                   f"sentences/s", file=sys.stderr, flush=True)
     print(json.dumps({"source_ids": sources, "results": results}))
 
 
-def run_torch(args, max_length, setting):
+def run_torch(args, max_length, setting, dtype="float32"):
     """setting "T" or "T:B": T torch threads, B (default T) OpenBLAS/OpenMP threads."""
     threads, _, blas = setting.partition(":")
     blas = blas or threads
     env = dict(os.environ, OPENBLAS_NUM_THREADS=blas, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     command = [sys.executable, __file__, "--torch-worker", threads, "--model", str(args.model), "--input",
                str(args.input), "--lines", str(args.lines), "--max-length", str(max_length),
-               "--beams", *map(str, args.beams), "--batches", *map(str, args.batches)]
-    print(f"+ PyTorch, torch threads {threads}, OPENBLAS_NUM_THREADS {blas}", file=sys.stderr, flush=True)
+               "--beams", *map(str, args.beams), "--batches", *map(str, args.batches),
+               "--torch-device", args.torch_device, "--torch-dtypes", dtype]
+    print(f"+ PyTorch on {args.torch_device} ({dtype}), torch threads {threads}, OPENBLAS_NUM_THREADS {blas}",
+          file=sys.stderr, flush=True)
     report = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout)
     for result in report["results"]:
         result["setting"] = f"{threads}t" if blas == threads else f"{threads}t/blas{blas}"
@@ -171,15 +179,20 @@ def run_ct2(args, max_length, source_ids):
     return results
 
 
-def table(rows, markdown):
-    header = ["config", "vkformer sent/s", "tok/s", "PyTorch sent/s", "tok/s", "threads", "CT2 sent/s", "tok/s",
-              "vk/PyTorch", "vk/CT2"]
-    body = [[f"{'greedy' if r['beam'] == 1 else 'beam ' + str(r['beam'])}, batch {r['batch']}",
-             f"{r['vk']['sentences_per_s']:.2f}", f"{r['vk']['target_tokens_per_s']:.0f}",
-             f"{r['pt']['sentences_per_s']:.2f}", f"{r['pt']['target_tokens_per_s']:.0f}", r["pt"]["setting"],
-             f"{r['ct2']['sentences_per_s']:.2f}", f"{r['ct2']['target_tokens_per_s']:.0f}",
-             f"{r['vk']['sentences_per_s'] / r['pt']['sentences_per_s']:.2f}x",
-             f"{r['vk']['sentences_per_s'] / r['ct2']['sentences_per_s']:.2f}x"] for r in rows]
+def table(rows, peers, markdown):
+    """rows: one per (config, vkformer precision) with "vk" and one result per peer name."""
+    header = ["config", "vkformer", "sent/s", "tok/s"]
+    for peer in peers:
+        header += [f"{peer} sent/s", "tok/s", f"vk/{peer}"]
+    body = []
+    for r in rows:
+        row = [f"{'greedy' if r['beam'] == 1 else 'beam ' + str(r['beam'])}, batch {r['batch']}", r["precision"],
+               f"{r['vk']['sentences_per_s']:.2f}", f"{r['vk']['target_tokens_per_s']:.0f}"]
+        for peer in peers:
+            p = r[peer]
+            row += [f"{p['sentences_per_s']:.2f}", f"{p['target_tokens_per_s']:.0f}",
+                    f"{r['vk']['sentences_per_s'] / p['sentences_per_s']:.2f}x"]
+        body.append(row)
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
@@ -204,39 +217,60 @@ def main():
     parser.add_argument("--torch-threads", nargs="+", default=["1", "2"],
                         help='PyTorch thread settings to try: "T" (torch and OpenBLAS threads) or "T:B"')
     parser.add_argument("--ct2-threads", type=int, default=2, help="CTranslate2 intra_threads")
+    parser.add_argument("--torch-device", default="cpu", help="cpu, or cuda (then --torch-threads is ignored)")
+    parser.add_argument("--torch-dtypes", nargs="+", default=["float32"], help="with --torch-device cuda: each a peer")
+    parser.add_argument("--vk-precision", nargs="+", default=["f32"], help="vkformer --precision values to run")
+    parser.add_argument("--no-ct2", action="store_true", help="leave CTranslate2 out")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    parser.add_argument("--json-out", type=Path, help="also write every result (with outputs) to this file")
     parser.add_argument("--torch-worker", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     max_length = args.max_length or effective_max_length(args.model)
     if args.torch_worker:
         return torch_worker(args, max_length)
 
-    vk = run_vkformer(args, max_length)
-    torch_reports = [run_torch(args, max_length, setting) for setting in args.torch_threads]
+    vks = {precision: run_vkformer(args, max_length, precision) for precision in args.vk_precision}
+    vk = vks[args.vk_precision[0]]
+    peers = {}  # name -> one result per configuration, in vkformer's order
+    if args.torch_device == "cpu":
+        torch_reports = [run_torch(args, max_length, setting) for setting in args.torch_threads]
+        peers["PyTorch"] = [max((report["results"][i] for report in torch_reports), key=lambda r: r["sentences_per_s"])
+                            for i in range(len(vk["results"]))]
+    else:
+        torch_reports = [run_torch(args, max_length, "1", dtype) for dtype in args.torch_dtypes]
+        for dtype, report in zip(args.torch_dtypes, torch_reports):
+            peers[f"PyTorch {args.torch_device} {dtype}"] = report["results"]
     source_ids = torch_reports[0]["source_ids"]
     mismatched_sources = sum(a != b for a, b in zip(vk["source_ids"], source_ids))
-    ct2 = run_ct2(args, max_length, source_ids)
+    if not args.no_ct2:
+        peers["CT2"] = run_ct2(args, max_length, source_ids)
 
     rows = []
-    for i, result in enumerate(vk["results"]):
-        pt = max((report["results"][i] for report in torch_reports), key=lambda r: r["sentences_per_s"])
-        rows.append({"beam": result["beam"], "batch": result["batch"], "vk": result, "pt": pt, "ct2": ct2[i]})
+    for precision, report in vks.items():
+        for i, result in enumerate(report["results"]):
+            row = {"beam": result["beam"], "batch": result["batch"], "precision": precision, "vk": result}
+            row.update({name: results[i] for name, results in peers.items()})
+            rows.append(row)
 
     n = len(source_ids)
+    torch_setting = (f"PyTorch settings tried: {', '.join(args.torch_threads)}" if args.torch_device == "cpu"
+                     else f"PyTorch on {args.torch_device}: {', '.join(args.torch_dtypes)}")
+    ct2_setting = "no CTranslate2" if args.no_ct2 else f"CTranslate2 intra_threads {args.ct2_threads}"
     print(f"\ndevice: {vk['device']} ({vk['driver']}); model: {args.model}; input: {args.input}, {n} sentences, "
-          f"{vk['source_tokens']} source tokens; max_length {max_length}; PyTorch settings tried: "
-          f"{', '.join(args.torch_threads)}; CTranslate2 intra_threads {args.ct2_threads}\n")
-    print(table(rows, args.markdown))
+          f"{vk['source_tokens']} source tokens; max_length {max_length}; {torch_setting}; {ct2_setting}\n")
+    print(table(rows, list(peers), args.markdown))
     print()
     if mismatched_sources:
         print(f"WARNING: {mismatched_sources} source lines tokenized differently by vkformer and MarianTokenizer")
     for row in rows:
         if row["beam"] != 1:
             continue
-        same_pt = sum(a == b for a, b in zip(row["vk"]["outputs"], row["pt"]["outputs"]))
-        same_ct2 = sum(a == b for a, b in zip(row["vk"]["outputs"], row["ct2"]["outputs"]))
-        print(f"greedy, batch {row['batch']}: vkformer output token-identical to PyTorch for {same_pt}/{n} sentences, "
-              f"to CTranslate2 for {same_ct2}/{n}")
+        same = ", ".join(f"{name} for {sum(a == b for a, b in zip(row['vk']['outputs'], row[name]['outputs']))}/{n}"
+                         for name in peers)
+        print(f"greedy, batch {row['batch']}, vkformer {row['precision']}: output token-identical to {same}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"device": vk["device"], "driver": vk["driver"], "model": str(args.model),
+                                             "max_length": max_length, "peers": list(peers), "rows": rows}))
 
 
 if __name__ == "__main__":
