@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "vkformer/context.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/half.hpp"
@@ -51,11 +51,11 @@ Buffer filled_half_buffer(Context& context, size_t count, const std::string& nam
 }
 
 // C [M, N] = A [M, K] . B^T with B [N, K], as nn.Linear; B stored as `weights`.
-Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element weights) {
+Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element weights, MatmulKernel kernel) {
   const bool f16 = weights == Element::f16;
   if (f16 && K % 4) throw Error(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
   Case c{.op = "matmul", .shape = fmt::format("{}x{}x{}", M, N, K), .work = 2.0 * M * N * K};
-  const MatmulShape shape{.M = M, .N = N, .K = K};
+  const MatmulShape shape{.M = M, .N = N, .K = K, .kernel = kernel};
   c.variant = std::string(matmul_variant(context, shape)) + (f16 ? ".f16" : "");
   c.buffers.push_back(filled_buffer(context, size_t(M) * K, "bench.a"));
   c.buffers.push_back(f16 ? filled_half_buffer(context, size_t(N) * K, "bench.b")
@@ -146,16 +146,18 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   static std::string only;
   static std::vector<std::string> shapes;
   static Element weights = Element::f32;
+  static MatmulKernel kernel = MatmulKernel::automatic;
   static bool json = false;
-  command->add_option("--device", options.device, "Device index or name substring");
-  command->add_option("--tuning", options.tuning, "Tuning table entry (generic, nvidia, amd, intel, cpu)");
+  add_device_options(command, options);
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
   command->add_option("--op", only, "Only this op")->check(CLI::IsMember({"matmul", "softmax"}));
   command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
-  static const std::map<std::string, Element> names{{"f32", Element::f32}, {"f16", Element::f16}};
-  command->add_option("--precision", weights, "Matmul B (the weights) stored as f32 (default) or f16")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+  add_precision_option(command, weights, "Matmul B (the weights) stored as f32 (default) or f16");
+  static const std::map<std::string, MatmulKernel> kernels{
+      {"auto", MatmulKernel::automatic}, {"gemv", MatmulKernel::gemv}, {"blocked", MatmulKernel::blocked}};
+  command->add_option("--kernel", kernel, "Matmul kernel: auto (the tuning's choice), gemv, blocked (tiled or register)")
+      ->transform(CLI::CheckedTransformer(kernels, CLI::ignore_case));
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {
@@ -169,14 +171,14 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       if (!only.empty()) std::erase_if(cases, [](const Entry& e) { return e.op != only; });
       if (cases.empty()) throw Error("no benchmark case matches --op and --shape");
       if (!json) {
-        fmt::print("device: {} | tuning: {} | {} dispatches per submit, median of the second submit\n",
-                   context.info().name, context.tuning().name, repeat);
-        fmt::print("{:<8} {:<14} {:<14} {:>10} {:>10} {:>7} {:>11}\n", "op", "shape", "variant", "median ms",
-                   "rate", "unit", "submit ms");
+        out("device: {} | tuning: {} | {} dispatches per submit, median of the second submit\n",
+            context.info().name, context.tuning().name, repeat);
+        out("{:<8} {:<14} {:<14} {:>10} {:>10} {:>7} {:>11}\n", "op", "shape", "variant", "median ms",
+            "rate", "unit", "submit ms");
       }
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& [op, d] : cases) {
-        Case c = op == "matmul" ? matmul_case(context, d[0], d[1], d[2], weights)
+        Case c = op == "matmul" ? matmul_case(context, d[0], d[1], d[2], weights, kernel)
                                 : softmax_case(context, d[0], d[1], d[2], d[3]);
         const Timing t = measure(context, c, repeat);
         const double rate = c.work / (t.median_ms * 1e6);  // GFLOPS or GB/s
@@ -185,13 +187,13 @@ void add_bench_ops(CLI::App& bench, Run& run) {
           rows.push_back({{"op", c.op}, {"shape", c.shape}, {"variant", c.variant}, {"median_ms", t.median_ms},
                           {"rate", rate}, {"unit", unit}, {"submit_ms", t.submit_ms}, {"dispatches", repeat}});
         } else {
-          fmt::print("{:<8} {:<14} {:<14} {:>10.4f} {:>10.2f} {:>7} {:>11.2f}\n", c.op, c.shape, c.variant,
-                     t.median_ms, rate, unit, t.submit_ms);
+          out("{:<8} {:<14} {:<14} {:>10.4f} {:>10.2f} {:>7} {:>11.2f}\n", c.op, c.shape, c.variant,
+              t.median_ms, rate, unit, t.submit_ms);
         }
       }
       if (json) {
-        fmt::print("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
-                                          {"dispatches", repeat}, {"results", rows}}.dump(2));
+        out("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
+                                   {"dispatches", repeat}, {"results", rows}}.dump(2));
       }
       return 0;
     };

@@ -1,13 +1,14 @@
 #version 450
-// Matmul for few rows (M <= 8: a decoder step of a small batch), B stored [N, K]. K_SPLIT invocations
-// share each output column, each summing a strided part of k, combined through shared memory: 1 on CPU
-// drivers (no barriers, vec4 loads), a whole workgroup on GPUs (coalesced reads of B's rows).
+// Matmul for few rows (a decoder step), B stored [N, K]. Workgroup (x, y) computes rows
+// y * MAX_M .. + MAX_M of WG / K_SPLIT columns. K_SPLIT invocations share each output column, each summing
+// a strided part of k, combined through shared memory: 1 on CPU drivers (no barriers, vec4 loads), a
+// whole workgroup on GPUs (coalesced reads of B's rows).
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 2) const uint K_SPLIT = 1;
-// Rows computed: M rounded up to 1, 2, 4 or 8. A specialization constant because CPU drivers run a
-// masked-off row's loads and multiply-adds anyway.
+// Rows per workgroup: a power of two. A specialization constant because CPU drivers run a masked-off
+// row's loads and multiply-adds anyway.
 layout(constant_id = 3) const uint MAX_M = 8;
 #include "matmul_common.glsl"
 
@@ -18,13 +19,18 @@ shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
 // A's rows feeds CPU_COLS columns; the workgroup's other invocations have no work and leave at once.
 const uint CPU_COLS = 4;
 
+// This workgroup's first row, and how many of its MAX_M rows exist.
+uint first_row() { return gl_WorkGroupID.y * MAX_M; }
+uint row_count() { return min(MAX_M, p.M - first_row()); }
+
 void gemv_columns() {
   const uint z = gl_WorkGroupID.z;
+  const uint rows = row_count();
   const uint n0 = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x * CPU_COLS;
   if (gl_LocalInvocationID.x >= COLUMNS / CPU_COLS || n0 >= p.N) return;
-  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
+  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner) + first_row() * p.lda;
   const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
-  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
+  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner) + first_row() * p.ldc;
   uint b_rows[CPU_COLS];
   [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) b_rows[j] = b_base + min(n0 + j, p.N - 1) * p.ldb;
 
@@ -37,7 +43,7 @@ void gemv_columns() {
       vec4 bv[CPU_COLS];
       [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = load_b4((b_rows[j] + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-        if (i < p.M) {
+        if (i < rows) {
           const vec4 av = load_a4((a_base + i * p.lda + k) / 4u);
           [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]);
         }
@@ -48,7 +54,7 @@ void gemv_columns() {
     float bs[CPU_COLS];
     [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bs[j] = load_b(b_rows[j] + k);
     [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-      if (i < p.M) {
+      if (i < rows) {
         const float av = a[a_base + i * p.lda + k];
         [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += av * bs[j];
       }
@@ -56,7 +62,7 @@ void gemv_columns() {
   }
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
     [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) {
-      if (i < p.M && n0 + j < p.N) store(c_base, i, n0 + j, acc[i][j]);
+      if (i < rows && n0 + j < p.N) store(c_base, i, n0 + j, acc[i][j]);
     }
   }
 }
@@ -67,11 +73,12 @@ void main() {
     return;
   }
   const uint z = gl_WorkGroupID.z;
+  const uint rows = row_count();
   const uint lane = gl_LocalInvocationID.x % K_SPLIT;
   const uint n = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x / K_SPLIT;
-  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
+  const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner) + first_row() * p.lda;
   const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
-  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
+  const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner) + first_row() * p.ldc;
   const uint b_row = b_base + min(n, p.N - 1) * p.ldb;
 
   float acc[MAX_M];
@@ -82,14 +89,14 @@ void main() {
     for (k = 0; k < k4_end; k += 4) {
       const vec4 bv = load_b4((b_row + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-        if (i < p.M) acc[i] += dot(load_a4((a_base + i * p.lda + k) / 4u), bv);
+        if (i < rows) acc[i] += dot(load_a4((a_base + i * p.lda + k) / 4u), bv);
       }
     }
   }
   for (; k < p.K; k += K_SPLIT) {
     const float bv = load_b(b_row + k);
     [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-      if (i < p.M) acc[i] += a[a_base + i * p.lda + k] * bv;
+      if (i < rows) acc[i] += a[a_base + i * p.lda + k] * bv;
     }
   }
 
@@ -109,6 +116,6 @@ void main() {
   }
   if (n >= p.N) return;
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-    if (i < p.M) store(c_base, i, n, acc[i]);
+    if (i < rows) store(c_base, i, n, acc[i]);
   }
 }

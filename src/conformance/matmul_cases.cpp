@@ -156,6 +156,37 @@ std::vector<Case> matmul_cases() {
     l.name += l.shape.M == 3 ? " f16 B unaligned" : " f16 B";
     layouts.push_back(l);
   }
+  // Each kernel beyond the shapes the tunings give it: gemv in row blocks (M > gemv_rows, partial last
+  // block, bias, unaligned, f16, batched), the blocked kernels on few rows.
+  const auto forced = [](Layout l, MatmulKernel kernel) {
+    l.shape.kernel = kernel;
+    l.name += kernel == MatmulKernel::gemv ? " gemv" : " blocked";
+    return l;
+  };
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{16, 97, 36}, {32, 512, 512}, {24, 1000, 24},
+                                                                       {100, 37, 64}, {9, 2048, 512}}) {
+    layouts.push_back(forced(dense(m, n, k), MatmulKernel::gemv));
+  }
+  {
+    Layout l = dense(40, 70, 48);
+    l.bias = true;
+    l.shape.activation = Activation(1);
+    l.name += " bias act1";
+    layouts.push_back(forced(l, MatmulKernel::gemv));
+    l = dense(67, 37, 64);
+    l.a_offset = 1;
+    l.b_offset = 3;
+    l.name += " unaligned";
+    layouts.push_back(forced(l, MatmulKernel::gemv));
+    l = dense(33, 65, 128);
+    l.b_f16 = true;
+    l.name += " f16 B";
+    layouts.push_back(forced(l, MatmulKernel::gemv));
+    layouts.push_back(forced(attention_scores(2, 8, 33, 29, 64), MatmulKernel::gemv));
+  }
+  for (Layout l : {dense(1, 512, 512), dense(5, 1000, 24), dense(8, 97, 36)}) {
+    layouts.push_back(forced(l, MatmulKernel::blocked));
+  }
   layouts.push_back(attention_scores(2, 4, 7, 7, 8));
   layouts.push_back(attention_scores(3, 3, 1, 19, 12));
   layouts.push_back(attention_scores(2, 8, 33, 29, 64));

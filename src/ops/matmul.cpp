@@ -17,8 +17,6 @@ struct Push {
   uint32_t flags;
 };
 
-constexpr uint32_t kMaxGemvRows = 8;  // MAX_M in matmul_gemv.comp
-
 bool aligned4(std::initializer_list<uint32_t> values) {
   for (uint32_t v : values) {
     if (v % 4) return false;
@@ -28,8 +26,12 @@ bool aligned4(std::initializer_list<uint32_t> values) {
 }  // namespace
 
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape) {
-  if (shape.M <= kMaxGemvRows && shape.b_transposed) return "matmul_gemv";
-  return context.tuning().matmul_tiled ? "matmul_tiled" : "matmul";
+  const Tuning& t = context.tuning();
+  const bool gemv = shape.kernel == MatmulKernel::automatic ? shape.M <= t.gemv_max_m && shape.b_transposed
+                                                            : shape.kernel == MatmulKernel::gemv;
+  if (gemv && !shape.b_transposed) throw Error("the gemv matmul kernel needs B stored [N, K]");
+  if (gemv) return "matmul_gemv";
+  return t.matmul_tiled ? "matmul_tiled" : "matmul";
 }
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape s,
@@ -57,10 +59,15 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};
   if (variant == "matmul_gemv") {
+    // Rows per workgroup: M rounded up to a power of two, at most gemv_rows, and few enough that the
+    // k-split partial sums (gemv_wg x rows floats) fit the device's shared memory.
     uint32_t rows = 1;
-    while (rows < s.M) rows *= 2;
+    while (rows < std::min(s.M, t.gemv_rows)) rows *= 2;
+    const uint64_t shared = context.info().shared_memory_bytes;
+    while (t.gemv_k_split > 1 && rows > 1 && uint64_t(t.gemv_wg) * rows * sizeof(float) > shared) rows /= 2;
     specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
+    groups[1] = ceil_div(s.M, rows);
   } else {
     specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
     if (variant == "matmul") specialization.push_back(vec4);  // VEC4: one pipeline per load width

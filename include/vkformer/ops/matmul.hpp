@@ -10,6 +10,9 @@ namespace vkformer {
 // C[z] = act(alpha * A[z] . op(B[z]) + bias) for z < batch, with A [M, K] (row stride lda), B [N, K]
 // (b_transposed, nn.Linear weights) or [K, N], C [M, N], bias [N]. Batch z = outer * batch_inner + inner;
 // each operand has an element stride per outer and per inner index, so attention reads heads in place.
+// Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
+enum class MatmulKernel { automatic, gemv, blocked };
+
 struct MatmulShape {
   uint32_t M = 1, N = 1, K = 1;
   uint32_t lda = 0, ldb = 0, ldc = 0;  // 0: dense (K; K or N; N)
@@ -18,9 +21,11 @@ struct MatmulShape {
   bool b_transposed = true;
   float alpha = 1.0f;
   Activation activation = Activation::none;
+  MatmulKernel kernel = MatmulKernel::automatic;
 };
 
-// Which shader runs a shape: `gemv` for M <= 8 with B [N, K], else the tuning's tiled or register kernel.
+// Which shader runs a shape: `gemv` for M <= the tuning's gemv_max_m with B [N, K], else the tuning's
+// tiled or register kernel ("blocked"); shape.kernel can force either (gemv needs B [N, K]).
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape);
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
