@@ -1,94 +1,173 @@
 // The Hugging Face Marian layout (what the ~1,000 public opus-mt models use), read as transformers does:
 // see tools/reference/DECODING.md for the semantics this follows.
-#include <fstream>
+#include <cmath>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "vkformer/error.hpp"
 #include "vkformer/model/model.hpp"
+#include "vkformer/model/model_file.hpp"
 #include "vkformer/model/safetensors.hpp"
 
 namespace vkformer {
 
 namespace {
 
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) throw Error(fmt::format("cannot open '{}'", path.string()));
-  try {
-    return nlohmann::json::parse(file);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
-  }
-}
+// Bounds far above any real model that keep sizes computed from them (d_model * vocab_size, ...) sane.
+constexpr uint32_t kMaxWidth = 65536, kMaxLayers = 1024, kMaxHeads = 1024, kMaxFfn = 1 << 20;
+constexpr uint32_t kMaxVocab = 1 << 24, kMaxPositions = 65536, kMaxLength = 1 << 20, kMaxBeams = 1024;
+constexpr float kMaxLengthPenalty = 100.0f;
 
-template <typename T>
-T field(const nlohmann::json& json, const char* key, T fallback, const std::filesystem::path& path) {
-  if (!json.contains(key) || json[key].is_null()) return fallback;
-  try {
-    return json[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(fmt::format("'{}': field '{}' has the wrong type", path.string(), key));
-  }
-}
+// One config file. Every value is checked for what it is before it is converted: nlohmann's conversion
+// of a float such as 1e30 to an integer is undefined behaviour.
+class ConfigFile {
+ public:
+  explicit ConfigFile(const JsonText& file) : json_(parse_json_object(file.text, file.path)), path_(file.path) {}
 
-Activation parse_activation(const std::string& name, const std::filesystem::path& path) {
+  const std::filesystem::path& path() const { return path_; }
+
+  // Present and not null.
+  bool has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }
+
+  uint32_t integer(const char* key, uint32_t min, uint32_t max, std::optional<uint32_t> fallback = {}) const {
+    if (!has(key)) {
+      if (!fallback) fail(key, "is missing");
+      return *fallback;
+    }
+    const auto value = in_range(json_[key], min, max);
+    if (!value) fail(key, fmt::format("is {}; it must be an integer from {} to {}", brief(json_[key]), min, max));
+    return *value;
+  }
+
+  uint32_t token_id(const char* key, uint32_t vocab_size, uint32_t fallback) const {
+    return has(key) ? checked_id(json_[key], key, vocab_size) : fallback;
+  }
+
+  // Every "..._token_id" (an id or a list of ids, as transformers allows) and bad_words_ids, whether
+  // vkformer uses it or not: an id outside the vocabulary means the files do not belong together.
+  void check_token_ids(uint32_t vocab_size) const {
+    for (const auto& [key, value] : json_.items()) {
+      if (value.is_null() || !std::string_view(key).ends_with("_token_id")) continue;
+      if (!value.is_array()) {
+        checked_id(value, key, vocab_size);
+        continue;
+      }
+      for (const auto& id : value) checked_id(id, key, vocab_size);
+    }
+    bad_words(vocab_size);
+  }
+
+  // bad_words_ids: a list of token sequences.
+  std::vector<std::vector<uint32_t>> bad_words(uint32_t vocab_size) const {
+    std::vector<std::vector<uint32_t>> lists;
+    if (!has("bad_words_ids")) return lists;
+    const auto& value = json_["bad_words_ids"];
+    if (!value.is_array()) fail("bad_words_ids", fmt::format("is {}; it must be a list of lists of token ids", brief(value)));
+    for (const auto& words : value) {
+      if (!words.is_array()) {
+        fail("bad_words_ids", fmt::format("holds {}; it must be a list of lists of token ids", brief(words)));
+      }
+      auto& ids = lists.emplace_back();
+      for (const auto& id : words) ids.push_back(checked_id(id, "bad_words_ids", vocab_size));
+    }
+    return lists;
+  }
+
+  float number(const char* key, float min, float max, float fallback) const {
+    if (!has(key)) return fallback;
+    const auto& value = json_[key];
+    // Compared as double: a double outside float's range converts to float with undefined behaviour.
+    if (!value.is_number() || !(value.get<double>() >= min && value.get<double>() <= max)) {
+      fail(key, fmt::format("is {}; it must be a number from {} to {}", brief(value), min, max));
+    }
+    return float(value.get<double>());
+  }
+
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_[key].is_boolean()) fail(key, fmt::format("is {}; it must be true or false", brief(json_[key])));
+    return json_[key].get<bool>();
+  }
+
+  std::string string(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_[key].is_string()) fail(key, fmt::format("is {}; it must be a string", brief(json_[key])));
+    return json_[key].get<std::string>();
+  }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(fmt::format("'{}': {} {}", path_.string(), key, what));
+  }
+
+ private:
+  static std::optional<uint32_t> in_range(const nlohmann::json& value, uint64_t min, uint64_t max) {
+    // Negative integers are number_integer, not number_unsigned; floats are neither.
+    if (!value.is_number_unsigned()) return std::nullopt;
+    const auto n = value.get<uint64_t>();
+    if (n < min || n > max) return std::nullopt;
+    return uint32_t(n);
+  }
+
+  uint32_t checked_id(const nlohmann::json& value, const std::string& key, uint32_t vocab_size) const {
+    const auto id = in_range(value, 0, uint64_t(vocab_size) - 1);
+    if (!id) fail(key, fmt::format("holds {}, not a token id of the {}-token vocabulary", brief(value), vocab_size));
+    return *id;
+  }
+
+  nlohmann::json json_;
+  std::filesystem::path path_;
+};
+
+Activation parse_activation(const ConfigFile& config) {
+  const auto name = config.string("activation_function", "gelu");
   if (name == "swish" || name == "silu") return Activation::swish;
   if (name == "relu") return Activation::relu;
   if (name == "gelu") return Activation::gelu;
-  throw Error(fmt::format("'{}': activation_function '{}' is not supported (swish, silu, relu, gelu)", path.string(), name));
+  config.fail("activation_function", fmt::format("is {}; supported: swish, silu, relu, gelu", brief(name)));
+}
+
+void read_architecture(const ConfigFile& config, ModelConfig& c) {
+  c.d_model = config.integer("d_model", 1, kMaxWidth);
+  c.vocab_size = config.integer("vocab_size", 1, kMaxVocab);
+  c.max_positions = config.integer("max_position_embeddings", 1, kMaxPositions);
+  c.encoder_layers = config.integer("encoder_layers", 1, kMaxLayers);
+  c.decoder_layers = config.integer("decoder_layers", 1, kMaxLayers);
+  c.encoder_heads = config.integer("encoder_attention_heads", 1, kMaxHeads);
+  c.decoder_heads = config.integer("decoder_attention_heads", 1, kMaxHeads);
+  c.encoder_ffn = config.integer("encoder_ffn_dim", 1, kMaxFfn);
+  c.decoder_ffn = config.integer("decoder_ffn_dim", 1, kMaxFfn);
+  c.activation = parse_activation(config);
+  c.scale_embedding = config.boolean("scale_embedding", false);
+  c.tie_embeddings = config.boolean("tie_word_embeddings", true);
+  if (c.d_model % c.encoder_heads || c.d_model % c.decoder_heads) {
+    config.fail("d_model", fmt::format("{} is not divisible by the number of attention heads ({} encoder, {} decoder)",
+                                       c.d_model, c.encoder_heads, c.decoder_heads));
+  }
+  config.check_token_ids(c.vocab_size);
+  c.pad_id = config.token_id("pad_token_id", c.vocab_size, 0);
+  c.eos_id = config.token_id("eos_token_id", c.vocab_size, 0);
+  c.decoder_start_id = config.token_id("decoder_start_token_id", c.vocab_size, c.pad_id);
+}
+
+void read_generation(const ConfigFile& generation, ModelConfig& c) {
+  generation.check_token_ids(c.vocab_size);
+  c.max_length = generation.integer("max_length", 2, kMaxLength, 512);
+  c.num_beams = generation.integer("num_beams", 1, kMaxBeams, 1);
+  c.length_penalty = generation.number("length_penalty", -kMaxLengthPenalty, kMaxLengthPenalty, 1.0f);
+  if (generation.has("forced_eos_token_id")) {
+    c.forced_eos_id = generation.token_id("forced_eos_token_id", c.vocab_size, 0);
+  }
+  for (const auto& words : generation.bad_words(c.vocab_size)) {
+    if (words.size() == 1) c.banned_ids.push_back(words[0]);
+  }
 }
 
 class MarianModel final : public ModelSource {
  public:
   explicit MarianModel(const std::filesystem::path& directory)
-      : weights_(require(directory / "model.safetensors")) {
-    const auto config_path = require(directory / "config.json");
-    const auto json = read_json(config_path);
-    auto& c = config_;
-    c.d_model = field<uint32_t>(json, "d_model", 0, config_path);
-    c.vocab_size = field<uint32_t>(json, "vocab_size", 0, config_path);
-    c.max_positions = field<uint32_t>(json, "max_position_embeddings", 0, config_path);
-    c.encoder_layers = field<uint32_t>(json, "encoder_layers", 0, config_path);
-    c.decoder_layers = field<uint32_t>(json, "decoder_layers", 0, config_path);
-    c.encoder_heads = field<uint32_t>(json, "encoder_attention_heads", 0, config_path);
-    c.decoder_heads = field<uint32_t>(json, "decoder_attention_heads", 0, config_path);
-    c.encoder_ffn = field<uint32_t>(json, "encoder_ffn_dim", 0, config_path);
-    c.decoder_ffn = field<uint32_t>(json, "decoder_ffn_dim", 0, config_path);
-    c.activation = parse_activation(field<std::string>(json, "activation_function", "gelu", config_path), config_path);
-    c.scale_embedding = field<bool>(json, "scale_embedding", false, config_path);
-    c.pad_id = field<uint32_t>(json, "pad_token_id", 0, config_path);
-    c.eos_id = field<uint32_t>(json, "eos_token_id", 0, config_path);
-    c.decoder_start_id = field<uint32_t>(json, "decoder_start_token_id", c.pad_id, config_path);
-    tie_embeddings_ = field<bool>(json, "tie_word_embeddings", true, config_path);
-    for (auto [key, value] : {std::pair{"d_model", c.d_model}, {"vocab_size", c.vocab_size},
-                              {"max_position_embeddings", c.max_positions}, {"encoder_layers", c.encoder_layers},
-                              {"decoder_layers", c.decoder_layers}, {"encoder_attention_heads", c.encoder_heads},
-                              {"decoder_attention_heads", c.decoder_heads}, {"encoder_ffn_dim", c.encoder_ffn},
-                              {"decoder_ffn_dim", c.decoder_ffn}}) {
-      if (value == 0) throw Error(fmt::format("'{}': '{}' is missing or zero", config_path.string(), key));
-    }
-    if (c.d_model % c.encoder_heads || c.d_model % c.decoder_heads) {
-      throw Error(fmt::format("'{}': d_model {} is not divisible by the number of attention heads", config_path.string(), c.d_model));
-    }
-    for (uint32_t id : {c.pad_id, c.eos_id, c.decoder_start_id}) {
-      if (id >= c.vocab_size) throw Error(fmt::format("'{}': token id {} is outside the vocabulary of {}", config_path.string(), id, c.vocab_size));
-    }
-    // generate() reads generation_config.json in place of config.json when it exists.
-    const auto generation_path = directory / "generation_config.json";
-    const auto generation = std::filesystem::exists(generation_path) ? read_json(generation_path) : json;
-    const auto& g_path = std::filesystem::exists(generation_path) ? generation_path : config_path;
-    c.max_length = field<uint32_t>(generation, "max_length", 512, g_path);
-    c.num_beams = field<uint32_t>(generation, "num_beams", 1, g_path);
-    c.length_penalty = field<float>(generation, "length_penalty", 1.0f, g_path);
-    if (generation.contains("forced_eos_token_id") && !generation["forced_eos_token_id"].is_null()) {
-      c.forced_eos_id = field<uint32_t>(generation, "forced_eos_token_id", 0, g_path);
-    }
-    for (const auto& words : field<std::vector<std::vector<uint32_t>>>(generation, "bad_words_ids", {}, g_path)) {
-      if (words.size() == 1) c.banned_ids.push_back(words[0]);
-    }
-  }
+      : config_(read_marian_config(directory)), weights_(directory / "model.safetensors") {}
 
   const ModelConfig& config() const override { return config_; }
 
@@ -102,17 +181,12 @@ class MarianModel final : public ModelSource {
   }
 
  private:
-  static std::filesystem::path require(const std::filesystem::path& path) {
-    if (!std::filesystem::exists(path)) throw Error(fmt::format("model file '{}' is missing", path.string()));
-    return path;
-  }
-
   // transformers stores tied tensors once: embeddings fall back to the shared one, and a tied output
   // layer is the decoder embedding whatever lm_head.weight holds.
   std::string resolve(const std::string& name) const {
     auto present = [&](const std::string& n) { return weights_.contains(n); };
     if (name == "lm_head.weight") {
-      if (!tie_embeddings_ && present(name)) return name;
+      if (!config_.tie_embeddings && present(name)) return name;
       return resolve("decoder.embed_tokens.weight");
     }
     if (name == "final_logits_bias") return name;
@@ -125,15 +199,40 @@ class MarianModel final : public ModelSource {
 
   ModelConfig config_;
   SafetensorsFile weights_;
-  bool tie_embeddings_ = true;
 };
 
 }  // namespace
 
-std::unique_ptr<ModelSource> open_marian_model(const std::filesystem::path& directory) {
-  if (!std::filesystem::is_directory(directory)) {
-    throw Error(fmt::format("model directory '{}' does not exist", directory.string()));
+ModelConfig parse_marian_config(const JsonText& config_text, const std::optional<JsonText>& generation_text) {
+  const ConfigFile config(config_text);
+  ModelConfig c;
+  read_architecture(config, c);
+  if (generation_text) {
+    const ConfigFile generation(*generation_text);
+    read_generation(generation, c);
+  } else {
+    read_generation(config, c);
   }
+  return c;
+}
+
+ModelConfig read_marian_config(const std::filesystem::path& directory) {
+  const auto generation_path = directory / "generation_config.json";
+  std::optional<JsonText> generation;
+  // symlink_status: a dangling link is an error when opened, not a missing file.
+  std::error_code error;
+  if (std::filesystem::exists(std::filesystem::symlink_status(generation_path, error))) {
+    generation = JsonText{generation_path, read_model_file(generation_path)};
+  }
+  const auto config_path = directory / "config.json";
+  return parse_marian_config({config_path, read_model_file(config_path)}, generation);
+}
+
+std::unique_ptr<ModelSource> open_marian_model(const std::filesystem::path& directory) {
+  std::error_code error;
+  const auto status = std::filesystem::status(directory, error);
+  if (!std::filesystem::exists(status)) throw Error(fmt::format("model directory '{}' does not exist", directory.string()));
+  if (!std::filesystem::is_directory(status)) throw Error(fmt::format("model path '{}' is not a directory", directory.string()));
   return std::make_unique<MarianModel>(directory);
 }
 

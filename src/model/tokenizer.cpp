@@ -1,13 +1,13 @@
 #include "vkformer/model/tokenizer.hpp"
 
-#include <fstream>
-#include <regex>
+#include <algorithm>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
 #include "vkformer/error.hpp"
+#include "vkformer/model/model.hpp"
 
 namespace vkformer {
 
@@ -15,22 +15,10 @@ namespace {
 
 std::unique_ptr<sentencepiece::SentencePieceProcessor> load_spm(const std::filesystem::path& path) {
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->Load(path.string());
+  // Read through read_model_file, which refuses FIFOs and devices, not by SentencePiece's own Load.
+  const auto status = processor->LoadFromSerializedProto(read_model_file(path));
   if (!status.ok()) throw Error(fmt::format("cannot load SentencePiece model '{}': {}", path.string(), status.ToString()));
   return processor;
-}
-
-std::unordered_map<std::string, uint32_t> load_vocab(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) throw Error(fmt::format("vocabulary file '{}' is missing", path.string()));
-  std::unordered_map<std::string, uint32_t> vocab;
-  try {
-    const auto json = nlohmann::json::parse(file);
-    for (const auto& [piece, id] : json.items()) vocab[piece] = id.get<uint32_t>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' is not a piece -> id JSON object: {}", path.string(), e.what()));
-  }
-  return vocab;
 }
 
 uint32_t special(const std::unordered_map<std::string, uint32_t>& vocab, const std::string& piece,
@@ -38,6 +26,19 @@ uint32_t special(const std::unordered_map<std::string, uint32_t>& vocab, const s
   const auto found = vocab.find(piece);
   if (found == vocab.end()) throw Error(fmt::format("'{}' has no '{}' entry", path.string(), piece));
   return found->second;
+}
+
+bool separate_vocabs(const std::filesystem::path& directory) {
+  const auto path = directory / "tokenizer_config.json";
+  std::error_code error;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, error))) return false;
+  const auto json = parse_json_object(read_model_file(path), path);
+  const auto found = json.find("separate_vocabs");
+  if (found == json.end() || found->is_null()) return false;
+  if (!found->is_boolean()) {
+    throw Error(fmt::format("'{}': separate_vocabs is {}; it must be true or false", path.string(), brief(*found)));
+  }
+  return found->get<bool>();
 }
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
@@ -80,25 +81,48 @@ bool valid_utf8(const std::string& text) {
   return true;
 }
 
+std::unordered_map<std::string, uint32_t> parse_vocab(const JsonText& file, uint32_t vocab_size) {
+  const auto json = parse_json_object(file.text, file.path);
+  std::unordered_map<std::string, uint32_t> vocab;
+  std::vector<bool> used(vocab_size);
+  for (const auto& [piece, id] : json.items()) {
+    // Negative ids are number_integer and floats (1e30) are number_float: neither is converted.
+    if (!id.is_number_unsigned() || id.get<uint64_t>() >= vocab_size) {
+      throw Error(fmt::format("'{}': piece {} has id {}, not a token id of the {}-token vocabulary",
+                              file.path.string(), brief(piece), brief(id), vocab_size));
+    }
+    const auto value = id.get<uint32_t>();
+    if (used[value]) {
+      const auto other = std::find_if(vocab.begin(), vocab.end(), [&](const auto& entry) { return entry.second == value; });
+      throw Error(fmt::format("'{}': pieces {} and {} both have id {}", file.path.string(), brief(other->first),
+                              brief(piece), value));
+    }
+    used[value] = true;
+    vocab.emplace(piece, value);
+  }
+  return vocab;
+}
+
+size_t language_tag_length(const std::string& text) {
+  if (!text.starts_with(">>")) return 0;
+  // "." matches neither '\n' nor '\r' (ECMAScript, as the std::regex this replaces).
+  const size_t line_end = std::min(text.find_first_of("\r\n"), text.size());
+  const size_t close = text.rfind("<<", line_end - 2);
+  // ".+" needs at least one character between ">>" and "<<".
+  return close != std::string::npos && close >= 3 ? close + 2 : 0;
+}
+
 Tokenizer::Tokenizer(const std::filesystem::path& directory) {
+  const uint32_t vocab_size = read_marian_config(directory).vocab_size;
   source_ = load_spm(directory / "source.spm");
   target_ = load_spm(directory / "target.spm");
   const auto vocab_path = directory / "vocab.json";
-  source_vocab_ = load_vocab(vocab_path);
-  bool separate = false;
-  if (std::ifstream config(directory / "tokenizer_config.json"); config) {
-    try {
-      separate = nlohmann::json::parse(config).value("separate_vocabs", false);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("'{}' is not valid JSON: {}", (directory / "tokenizer_config.json").string(), e.what()));
-    }
-  }
-  const auto target_path = separate ? directory / "target_vocab.json" : vocab_path;
-  const auto target_vocab = separate ? load_vocab(target_path) : source_vocab_;
-  for (const auto& [piece, id] : target_vocab) {
-    if (id >= target_pieces_.size()) target_pieces_.resize(id + 1);
-    target_pieces_[id] = piece;
-  }
+  source_vocab_ = parse_vocab({vocab_path, read_model_file(vocab_path)}, vocab_size);
+  const auto target_path = separate_vocabs(directory) ? directory / "target_vocab.json" : vocab_path;
+  const auto target_vocab =
+      target_path == vocab_path ? source_vocab_ : parse_vocab({target_path, read_model_file(target_path)}, vocab_size);
+  target_pieces_.resize(vocab_size);  // parse_vocab checked that every id is below vocab_size
+  for (const auto& [piece, id] : target_vocab) target_pieces_[id] = piece;
   eos_id_ = special(source_vocab_, "</s>", vocab_path);
   pad_id_ = special(source_vocab_, "<pad>", vocab_path);
   unk_id_ = special(source_vocab_, "<unk>", vocab_path);
@@ -109,16 +133,13 @@ Tokenizer::~Tokenizer() = default;
 std::vector<uint32_t> Tokenizer::encode(const std::string& text) const {
   if (!valid_utf8(text)) throw Error("input is not valid UTF-8");
   std::vector<uint32_t> ids;
-  std::string rest = text;
-  static const std::regex language_tag(">>.+<<");
-  std::smatch tag;
-  if (std::regex_search(rest, tag, language_tag) && tag.position(0) == 0) {
-    const auto found = source_vocab_.find(tag.str(0));
+  const size_t tag = language_tag_length(text);
+  if (tag) {
+    const auto found = source_vocab_.find(text.substr(0, tag));
     ids.push_back(found == source_vocab_.end() ? unk_id_ : found->second);
-    rest = tag.suffix();
   }
   std::vector<std::string> pieces;
-  source_->Encode(rest, &pieces);
+  source_->Encode(std::string_view(text).substr(tag), &pieces);
   for (const auto& piece : pieces) {
     const auto found = source_vocab_.find(piece);
     ids.push_back(found == source_vocab_.end() ? unk_id_ : found->second);

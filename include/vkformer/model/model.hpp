@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vkformer/model/model_file.hpp"
 #include "vkformer/ops/common.hpp"
 
 namespace vkformer {
@@ -18,6 +19,7 @@ struct ModelConfig {
   uint32_t encoder_ffn = 0, decoder_ffn = 0;
   Activation activation = Activation::gelu;
   bool scale_embedding = false;
+  bool tie_embeddings = true;  // the output layer is the decoder embedding
   uint32_t pad_id = 0, eos_id = 0, decoder_start_id = 0;
   std::optional<uint32_t> forced_eos_id;
   std::vector<uint32_t> banned_ids;  // single-token bad_words_ids (Marian: pad)
@@ -38,5 +40,12 @@ class ModelSource {
 
 // A Hugging Face Marian directory: config.json, generation_config.json, model.safetensors.
 std::unique_ptr<ModelSource> open_marian_model(const std::filesystem::path& directory);
+
+// config.json and, where it exists, generation_config.json, which generate() reads in its place for the
+// decoding defaults. Every field is type- and range-checked, and every token id in either file is
+// checked against the vocabulary; an Error names the file, the field and the value.
+ModelConfig parse_marian_config(const JsonText& config, const std::optional<JsonText>& generation);
+// The same, read from a model directory.
+ModelConfig read_marian_config(const std::filesystem::path& directory);
 
 }  // namespace vkformer

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "vkformer/model/model_file.hpp"
+
 namespace sentencepiece {
 class SentencePieceProcessor;
 }
@@ -16,6 +18,7 @@ namespace vkformer {
 // maps pieces to model ids; a leading ">>xx<<" language tag stays one token; eos is appended.
 class Tokenizer {
  public:
+  // Reads config.json too: every id in vocab.json must be below its vocab_size.
   explicit Tokenizer(const std::filesystem::path& model_directory);
   ~Tokenizer();
 
@@ -36,5 +39,12 @@ class Tokenizer {
 };
 
 bool valid_utf8(const std::string& text);
+
+// vocab.json: piece -> id, every id an integer below `vocab_size` and used by one piece only.
+std::unordered_map<std::string, uint32_t> parse_vocab(const JsonText& file, uint32_t vocab_size);
+
+// The length of a leading ">>xx<<" language tag (0 when there is none), as MarianTokenizer's regex
+// ">>.+<<" matches at the start of the text: greedy, so up to the last "<<" of the first line.
+size_t language_tag_length(const std::string& text);
 
 }  // namespace vkformer
