@@ -41,6 +41,10 @@ class Sequence {
                 std::array<uint32_t, 3> groups, std::string_view label, DispatchCost cost = {}) {
     dispatch(kernel, buffers, &push, sizeof(Push), groups, label, cost);
   }
+  // Copies `bytes` from the start of `from` to the start of `to`, ordered after every earlier command of
+  // the queue that used `to` and before every later dispatch. Host writes to `from` before the submit are
+  // visible to it (vkQueueSubmit makes them so).
+  void copy(const Buffer& from, const Buffer& to, uint64_t bytes);
   void end();
 
   vk::CommandBuffer command_buffer() const { return command_buffer_; }

@@ -1,6 +1,8 @@
 #include "vkformer/buffer.hpp"
 
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <optional>
 
 #include <fmt/format.h>
@@ -16,6 +18,17 @@ static std::optional<uint32_t> find_memory_type(const vk::PhysicalDeviceMemoryPr
     if ((allowed & (1u << i)) && (memory.memoryTypes[i].propertyFlags & wanted) == wanted) return i;
   }
   return std::nullopt;
+}
+
+// VKFORMER_DISCRETE_MEMORY=1 treats a unified-memory device (lavapipe) as a discrete GPU: buffers are not
+// mapped, and uploads, downloads and the decoding state go through staging copies, so the paths that
+// real GPUs take are tested on CPU drivers too.
+static bool unified_memory(const DeviceInfo& info) {
+  static const bool forced_discrete = [] {
+    const char* value = std::getenv("VKFORMER_DISCRETE_MEMORY");
+    return value && *value && std::string_view(value) != "0";
+  }();
+  return info.unified_memory && !forced_discrete;
 }
 
 static double mib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
@@ -43,10 +56,11 @@ Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool h
   const auto requirements = device.getBufferMemoryRequirements(buffer_);
   using F = vk::MemoryPropertyFlagBits;
   const auto& memory = context.memory_properties();
-  const bool mappable = host_visible || info.unified_memory;
+  const bool unified = unified_memory(info);
+  const bool mappable = host_visible || unified;
   std::optional<uint32_t> type;
   if (mappable) {
-    if (info.unified_memory) type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal | F::eHostVisible | F::eHostCoherent);
+    if (unified) type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal | F::eHostVisible | F::eHostCoherent);
     if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent | F::eHostCached);
     if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent);
   } else {

@@ -125,6 +125,17 @@ void Sequence::dispatch(const Kernel& kernel, std::initializer_list<const Buffer
   costs_.push_back(cost);
 }
 
+void Sequence::copy(const Buffer& from, const Buffer& to, uint64_t bytes) {
+  using Access = vk::AccessFlagBits;
+  using Stage = vk::PipelineStageFlagBits;
+  vk::MemoryBarrier before{.srcAccessMask = Access::eShaderWrite | Access::eTransferWrite,
+                           .dstAccessMask = Access::eTransferWrite};
+  command_buffer_.pipelineBarrier(Stage::eComputeShader | Stage::eTransfer, Stage::eTransfer, {}, before, {}, {});
+  command_buffer_.copyBuffer(from.handle(), to.handle(), vk::BufferCopy{.srcOffset = 0, .dstOffset = 0, .size = bytes});
+  vk::MemoryBarrier after{.srcAccessMask = Access::eTransferWrite, .dstAccessMask = Access::eShaderRead};
+  command_buffer_.pipelineBarrier(Stage::eTransfer, Stage::eComputeShader, {}, after, {}, {});
+}
+
 void Sequence::end() {
   // Results read by the host after the fence (token ids, downloads) must be visible to it.
   vk::MemoryBarrier to_host{.srcAccessMask = vk::AccessFlagBits::eShaderWrite,

@@ -29,9 +29,10 @@ Workspace::Workspace(Context& context, const Weights& weights, const Capacity& c
   const auto& c = weights.config();
   const uint64_t d = c.d_model, enc_rows = uint64_t(capacity.sentences) * capacity.source, rows = capacity.rows;
   const uint64_t state_words = source_ids_offset() + enc_rows;
-  state_ = Buffer(context, state_words * 4, "decoding state", true);
-  state_map_ = state_.mapped_pointer();
+  state_ = Buffer(context, state_words * 4, "decoding state");
+  if (!state_.mapped()) state_host_ = Buffer(context, state_words * 4, "decoding state (host)", true);
   state_.fill_zero();
+  if (state_host_.mapped()) state_host_.fill_zero();
   enc_x_ = floats(context, enc_rows * d, "encoder x");
   enc_qkv_ = floats(context, enc_rows * 3 * d, "encoder qkv");
   enc_ctx_ = floats(context, enc_rows * d, "encoder context");
@@ -77,6 +78,10 @@ Plan& Workspace::decoder(uint32_t rows, uint32_t top_k) {
   return *plan;
 }
 
+void Workspace::record_state_upload(Sequence& s) {
+  if (state_host_.mapped()) s.copy(state_host_, state_, state_.bytes());
+}
+
 static void linear(Sequence& s, Context& context, View x, const Linear& w, View y, uint32_t rows,
                    std::string_view label, Activation activation = Activation::none) {
   record_matmul(s, context, x, w.weight, w.bias, y, {.M = rows, .N = w.out, .K = w.in, .activation = activation}, label);
@@ -89,6 +94,7 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   const uint32_t d = c.d_model, S = capacity_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
   {
     Sequence& s = add_sequence(plan, "encoder embed");
+    record_state_upload(s);
     record_embed_position(s, context_, &state_, source_ids_offset(), weights_.encoder_embedding, c.vocab_size, d,
                           {&enc_x_, 0}, rows, embedding_scale(c), {.seq_len = S}, "embed");
     s.end();
@@ -130,6 +136,7 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
   const float scale = 1.0f / std::sqrt(float(hd));
   {
     Sequence& s = add_sequence(plan, "decoder embed");
+    record_state_upload(s);
     record_embed_position(s, context_, &state_, ids_offset(), weights_.decoder_embedding, c.vocab_size, d,
                           {&dec_y_, 0}, rows, embedding_scale(c),
                           {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, "embed");

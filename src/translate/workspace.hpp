@@ -34,8 +34,9 @@ class Workspace {
 
   const Capacity& capacity() const { return capacity_; }
 
-  // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids].
-  uint32_t* state() { return static_cast<uint32_t*>(state_map_); }
+  // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids],
+  // written by the host before each submit.
+  uint32_t* state() { return static_cast<uint32_t*>((state_host_.mapped() ? state_host_ : state_).mapped_pointer()); }
   uint32_t ids_offset() const { return 1; }
   uint32_t trace_offset() const { return 1 + capacity_.rows; }
   uint32_t sentence_offset() const { return trace_offset() + capacity_.rows * capacity_.target; }
@@ -60,8 +61,11 @@ class Workspace {
   const Weights& weights_;
   Capacity capacity_;
   bool timestamps_;
-  Buffer state_;
-  void* state_map_ = nullptr;
+  // Shaders read `state_`, device-local on GPUs (the attention loop reads the trace table per key: over
+  // PCIe from host memory that would be a round trip each). There the host writes `state_host_`, which
+  // each plan's first sequence copies over; on unified memory `state_` is mapped and written directly.
+  Buffer state_, state_host_;
+  void record_state_upload(Sequence& s);
   Buffer enc_x_, enc_qkv_, enc_ctx_, enc_tmp_, enc_ffn_;
   std::vector<Buffer> cross_kv_;
   Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;
