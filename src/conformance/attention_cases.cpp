@@ -109,6 +109,8 @@ std::vector<Case> attention_cases() {
       {.cross = false, .rows = 7, .heads = 4, .head_dim = 8, .step = 16, .capacity = 17},
       {.cross = false, .rows = 5, .heads = 3, .head_dim = 7, .step = 3, .capacity = 6},  // scalar path
       {.cross = false, .rows = 16, .heads = 8, .head_dim = 64, .step = 40, .capacity = 64},
+      // More keys than a GPU workgroup has invocations, and more head elements (two per invocation).
+      {.cross = false, .rows = 3, .heads = 2, .head_dim = 96, .step = 150, .capacity = 160},
       {.cross = true, .rows = 1, .heads = 1, .head_dim = 4, .beam = 1, .source_capacity = 1, .lengths = {1}},
       {.cross = true, .rows = 4, .heads = 2, .head_dim = 12, .beam = 1, .source_capacity = 13, .lengths = {0, 1, 7, 13}},
       {.cross = true, .rows = 8, .heads = 4, .head_dim = 8, .beam = 4, .source_capacity = 29, .lengths = {29, 3}},
@@ -120,6 +122,7 @@ std::vector<Case> attention_cases() {
        .lengths = {16, 1, 9, 0}, .by_row = true},
       {.cross = true, .rows = 14, .heads = 3, .head_dim = 5, .beam = 7, .source_capacity = 7, .lengths = {7, 3},
        .by_row = true},
+      {.cross = true, .rows = 4, .heads = 2, .head_dim = 132, .beam = 2, .source_capacity = 70, .lengths = {70, 65}},
   };
   std::vector<Case> cases;
   for (const auto& s : shapes) {

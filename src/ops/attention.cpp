@@ -7,6 +7,8 @@
 namespace vkformer {
 
 namespace {
+constexpr uint32_t kMaxWorkgroupsPerDimension = 65535;  // the least maxComputeWorkGroupCount the spec allows
+
 struct Push {
   uint32_t rows, heads, d_model, q_offset, q_stride, kv_offset, kv_stride, capacity, step_index, trace_offset,
       sentence_offset, rows_per_sentence, length_offset, source_capacity, out_offset, out_stride;
@@ -24,17 +26,24 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
   const bool vec4 = a.head_dim % 4 == 0 && a.d_model % 4 == 0 && a.q.offset % 4 == 0 && a.q_stride % 4 == 0 &&
                     a.kv.offset % 4 == 0 && a.kv_stride % 4 == 0 && a.out.offset % 4 == 0 && a.out_stride % 4 == 0 &&
                     a.q.buffer->vec4_view() && a.kv.buffer->vec4_view() && cache->vec4_view();
-  const uint32_t wg = context.tuning().reduce_wg;
+  // GPUs: a workgroup per (row, head) if its shared memory fits (q, and three words per invocation).
+  const uint32_t split = context.tuning().attention_wg;
+  const bool per_workgroup = split > 0 && (a.head_dim + 3ull * split) * 4 <= context.info().shared_memory_bytes &&
+                             a.rows <= kMaxWorkgroupsPerDimension;
+  const uint32_t wg = per_workgroup ? split : context.tuning().reduce_wg;
   constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3) | (1u << 5);  // q4, kv4, cache4 in attention.comp
-  const Kernel& kernel = context.kernel({.shader = "attention", .bindings = 9, .texel_bindings = kVec4Bindings,
-                                         .push_constant_bytes = sizeof(Push),
-                                         .specialization = {wg, a.cross, a.head_dim, vec4}});
+  std::vector<uint32_t> specialization{wg, a.cross, a.head_dim};
+  if (!per_workgroup) specialization.push_back(vec4);
+  const Kernel& kernel = context.kernel({.shader = per_workgroup ? "attention_wg" : "attention", .bindings = 9,
+                                         .texel_bindings = kVec4Bindings, .push_constant_bytes = sizeof(Push),
+                                         .specialization = specialization});
   const Push push{a.rows, a.heads, a.d_model, a.q.offset, a.q_stride, a.kv.offset, a.kv_stride, a.capacity,
                   a.step_index, a.trace_offset, a.sentence_offset, a.rows_per_sentence, a.length_offset,
                   a.source_capacity, a.out.offset, a.out_stride, a.scale};
   sequence.dispatch(kernel,
                     {a.q.buffer, a.q.buffer, a.kv.buffer, a.kv.buffer, cache, cache, a.state, a.out.buffer, a.out.buffer},
-                    push, groups_for(uint64_t(a.rows) * a.heads, wg), label);
+                    push, per_workgroup ? std::array<uint32_t, 3>{a.heads, a.rows, 1} : groups_for(uint64_t(a.rows) * a.heads, wg),
+                    label);
 }
 
 }  // namespace vkformer
