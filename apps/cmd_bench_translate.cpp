@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/translator.hpp"
@@ -98,15 +100,15 @@ int run_bench_translate(const BenchTranslateArgs& args) {
       if (!args.json) {
         const auto& r = results.back();
         if (results.size() == 1) {
-          fmt::print("device: {} ({})\nmodel: {}\ninput: {} ({} sentences, {} source tokens), max length {}\n\n",
-                     context.info().name, context.info().driver_name, model.string(), input.string(),
-                     sources.size(), source_tokens, max_length);
-          fmt::print("{:>4} {:>6} {:>9} {:>12} {:>14} {:>10}\n", "beam", "batch", "wall s", "sentences/s",
-                     "target tok/s", "tokens");
+          out("device: {} ({})\nmodel: {}\ninput: {} ({} sentences, {} source tokens), max length {}\n\n",
+              context.info().name, context.info().driver_name, model.string(), input.string(),
+              sources.size(), source_tokens, max_length);
+          out("{:>4} {:>6} {:>9} {:>12} {:>14} {:>10}\n", "beam", "batch", "wall s", "sentences/s",
+              "target tok/s", "tokens");
         }
-        fmt::print("{:>4} {:>6} {:>9.3f} {:>12.2f} {:>14.1f} {:>10}\n", r.beam, r.batch, r.seconds,
-                   double(sources.size()) / r.seconds, double(r.target_tokens) / r.seconds, r.target_tokens);
-        std::fflush(stdout);
+        out("{:>4} {:>6} {:>9.3f} {:>12.2f} {:>14.1f} {:>10}\n", r.beam, r.batch, r.seconds,
+            double(sources.size()) / r.seconds, double(r.target_tokens) / r.seconds, r.target_tokens);
+        flush_output();
       }
     }
   }
@@ -124,7 +126,7 @@ int run_bench_translate(const BenchTranslateArgs& args) {
                                 {"sentences", sources.size()},   {"source_tokens", source_tokens},
                                 {"max_length", max_length},      {"source_ids", source_ids},
                                 {"results", configs}};
-    fmt::print("{}\n", report.dump());
+    out("{}\n", report.dump());
   }
   return 0;
 }
@@ -139,7 +141,8 @@ void add_bench_translate(CLI::App& bench, Run& run) {
   command->add_option("--lines", args.lines, "Use only the first N lines (0: all)");
   command->add_option("--beam", args.beams, "Beam sizes to measure (1 = greedy)")->check(CLI::Range(1, 8));
   command->add_option("--batch-size", args.batch_sizes, "Batch sizes to measure")->check(CLI::Range(1, 4096));
-  command->add_option("--max-length", args.max_length, "Most tokens per output, counting the start token");
+  command->add_option("--max-length", args.max_length, "Most tokens per output, counting the start token")
+      ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
   command->add_flag("--json", args.json, "One JSON object: timings per configuration and the output ids");
   command->callback([&run] { run = [] { return run_bench_translate(args); }; });
 }

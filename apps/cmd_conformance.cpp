@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "vkformer/conformance/conformance.hpp"
 #include "vkformer/context.hpp"
 #include "vkformer/error.hpp"
@@ -13,41 +14,40 @@ void add_conformance(CLI::App& app, Run& run) {
   static ContextOptions options;
   static std::string op;
   static bool json = false;
-  command->add_option("--device", options.device, "Device index or name substring");
-  command->add_option("--tuning", options.tuning, "Tuning table entry (generic, nvidia, amd, intel, cpu)");
+  add_device_options(command, options);
   command->add_option("--op", op, "Only cases of this op");
   command->add_flag("--validation", options.validation, "Enable Vulkan validation layers");
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {
+      auto cases = conformance::all_cases();
+      if (!op.empty()) std::erase_if(cases, [](const conformance::Case& c) { return c.op != op; });
+      if (cases.empty()) throw UsageError(fmt::format("--op '{}': no conformance case has this op", op));
       Context context(options);
-      size_t failures = 0, ran = 0;
+      size_t failures = 0;
       nlohmann::json rows = nlohmann::json::array();
       if (!json) {
-        fmt::print("device: {} | tuning: {}\n", context.info().name, context.tuning().name);
-        fmt::print("{:<16} {:<22} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "op", "shape", "max abs", "max rel", "nmse",
-                   "ms", "result");
+        out("device: {} | tuning: {}\n", context.info().name, context.tuning().name);
+        out("{:<16} {:<22} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "op", "shape", "max abs", "max rel", "nmse",
+            "ms", "result");
       }
-      for (const auto& test : conformance::all_cases()) {
-        if (!op.empty() && test.op != op) continue;
+      for (const auto& test : cases) {
         const auto r = test.run(context);
-        ++ran;
         failures += !r.passed;
         const auto& c = r.comparison;
         if (json) {
           rows.push_back({{"op", r.op}, {"shape", r.shape}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel},
                           {"nmse", c.nmse}, {"ms", r.milliseconds}, {"passed", r.passed}, {"note", r.note}});
         } else {
-          fmt::print("{:<16} {:<22} {:>10.2e} {:>10.2e} {:>10.2e} {:>9.3f} {:>6} {}\n", r.op, r.shape, c.max_abs,
-                     c.max_rel, c.nmse, r.milliseconds, r.passed ? "pass" : "FAIL", r.note);
+          out("{:<16} {:<22} {:>10.2e} {:>10.2e} {:>10.2e} {:>9.3f} {:>6} {}\n", r.op, r.shape, c.max_abs,
+              c.max_rel, c.nmse, r.milliseconds, r.passed ? "pass" : "FAIL", r.note);
         }
       }
-      if (ran == 0) throw Error(fmt::format("no conformance case for op '{}'", op));
       if (json) {
-        fmt::print("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
-                                          {"cases", rows}, {"failures", failures}}.dump(2));
+        out("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
+                                   {"cases", rows}, {"failures", failures}}.dump(2));
       } else {
-        fmt::print("{} passed, {} failed\n", ran - failures, failures);
+        out("{} passed, {} failed\n", cases.size() - failures, failures);
       }
       return failures ? 1 : 0;
     };

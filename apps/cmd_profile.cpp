@@ -1,10 +1,10 @@
 #include <chrono>
 #include <fstream>
-#include <iostream>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/profiler.hpp"
@@ -36,7 +36,7 @@ int run_profile(const ProfileArgs& args) {
   Translator translator(context, resolve_model(args.model), timestamps, args.precision);
   std::vector<std::string> lines = args.texts;
   if (lines.empty()) {
-    for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
+    for (std::string line; read_line(line);) lines.push_back(line);
   }
   if (lines.empty()) throw Error("nothing to profile: give sentences as arguments or on stdin");
   std::vector<std::vector<uint32_t>> sources;
@@ -74,13 +74,13 @@ int run_profile(const ProfileArgs& args) {
     summary["wall_ms_without_timestamps"] = plain_wall;
     summary["sentences"] = lines.size();
     summary["target_tokens"] = tokens;
-    fmt::print("{}\n", summary.dump(2));
+    out("{}\n", summary.dump(2));
   } else {
-    fmt::print("device: {} | tuning: {} | {} sentences, {} target tokens, beam {}, wall {:.1f} ms\n",
-               context.info().name, context.tuning().name, lines.size(), tokens, args.decode.beam, wall);
-    fmt::print("without timestamps the same translation took {:.1f} ms: profiling overhead {:+.1f}%\n", plain_wall,
-               100.0 * (wall - plain_wall) / plain_wall);
-    fmt::print("{}", profiler.table());
+    out("device: {} | tuning: {} | {} sentences, {} target tokens, beam {}, wall {:.1f} ms\n",
+        context.info().name, context.tuning().name, lines.size(), tokens, args.decode.beam, wall);
+    out("without timestamps the same translation took {:.1f} ms: profiling overhead {:+.1f}%\n", plain_wall,
+        100.0 * (wall - plain_wall) / plain_wall);
+    out("{}", profiler.table());
   }
   if (!args.trace.empty()) write_file(args.trace, profiler.chrome_trace().dump());
   if (!args.chart.empty()) write_file(args.chart, profiler.svg_chart());

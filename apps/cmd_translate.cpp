@@ -2,13 +2,16 @@
 
 #include <chrono>
 #include <cstdio>
-#include <iostream>
+#include <limits>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/translator.hpp"
@@ -28,85 +31,152 @@ struct TranslateArgs {
   std::vector<std::string> texts;
 };
 
-void print(const std::vector<std::string>& lines, const std::vector<Translation>& results, bool json, double batch_ms) {
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (!json) {
-      for (const auto& hypothesis : results[i].hypotheses) {
-        if (results[i].hypotheses.size() > 1) {
-          fmt::print("{:.4f}\t{}\n", hypothesis.score.value_or(0.0f), hypothesis.text);
-        } else {
-          fmt::print("{}\n", hypothesis.text);
-        }
-      }
-      continue;
+std::string hypotheses_text(const Translation& result) {
+  std::string text;
+  for (const auto& hypothesis : result.hypotheses) {
+    if (result.hypotheses.size() > 1) {
+      text += fmt::format("{:.4f}\t{}\n", hypothesis.score.value_or(0.0f), hypothesis.text);
+    } else {
+      text += hypothesis.text + "\n";
     }
-    nlohmann::json hypotheses = nlohmann::json::array();
-    for (const auto& h : results[i].hypotheses) {
-      hypotheses.push_back({{"text", h.text}, {"ids", h.ids},
-                            {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
-    }
-    fmt::print("{}\n", nlohmann::json{{"source", lines[i]}, {"source_ids", results[i].source_ids},
-                                      {"hypotheses", hypotheses}, {"batch_ms", batch_ms}}
-                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
-  std::fflush(stdout);
+  return text;
 }
 
-// Translates `lines` (first_line is the 1-based number of lines[0] in the input). A line that cannot be
-// translated stops the run after everything before it has been printed.
-void translate_chunk(Translator& translator, const std::vector<std::string>& lines, size_t first_line,
-                     const TranslateArgs& args) {
-  std::vector<std::vector<uint32_t>> sources;
-  std::string failure;
-  for (size_t i = 0; i < lines.size() && failure.empty(); ++i) {
+std::string json_text(const std::string& source, const Translation& result, double batch_ms) {
+  nlohmann::json hypotheses = nlohmann::json::array();
+  for (const auto& h : result.hypotheses) {
+    hypotheses.push_back({{"text", h.text}, {"ids", h.ids},
+                          {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
+  }
+  return nlohmann::json{{"source", source}, {"source_ids", result.source_ids}, {"hypotheses", hypotheses},
+                        {"batch_ms", batch_ms}}
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// Lines read but not yet printed, each encoded as it arrives. A line that cannot be encoded or translated
+// ends the run: every line before it is printed first, then the error names it ("line 7: ...").
+class Pending {
+ public:
+  Pending(Translator& translator, const TranslateArgs& args, std::string label, bool progress)
+      : translator_(translator), args_(args), label_(std::move(label)), progress_(progress) {}
+  Pending(const Pending&) = delete;
+  Pending& operator=(const Pending&) = delete;
+  ~Pending() {
+    if (progress_ && printed_) std::fputs("\n", stderr);  // ends the progress line, also before an error
+  }
+
+  size_t size() const { return lines_.size(); }
+
+  void add(std::string line) {
     try {
-      sources.push_back(translator.encode(lines[i]));
-    } catch (const Error& e) {
-      failure = fmt::format("line {}: {}", first_line + i, e.what());
+      sources_.push_back(translator_.encode(line));
+    } catch (const std::exception& e) {
+      const auto message = failure(lines_.size(), e.what());
+      flush();
+      throw Error(message);
     }
+    lines_.push_back(std::move(line));
   }
-  if (!sources.empty()) {
+
+  // Translates and prints the pending lines.
+  void flush() {
+    if (lines_.empty()) return;
+    std::string text;
+    try {
+      text = translated(0, lines_.size());
+    } catch (const Error&) {
+      // One sentence can fail the batch it shares with others (say, its numbers overflow): one line at a time,
+      // in order, prints the lines before it and names it.
+      print_one_by_one();
+    }
+    write_output(text);
+    flush_output();
+    printed_ += lines_.size();
+    lines_.clear();
+    sources_.clear();
+    if (progress_) fmt::print(stderr, "\rtranslated {} lines", printed_);
+  }
+
+ private:
+  std::string failure(size_t index, const char* what) const {
+    return fmt::format("{} {}: {}", label_, printed_ + index + 1, what);
+  }
+
+  // The output of pending lines [begin, end).
+  std::string translated(size_t begin, size_t end) {
+    const std::vector<std::vector<uint32_t>> sources(sources_.begin() + long(begin), sources_.begin() + long(end));
     const auto start = std::chrono::steady_clock::now();
-    auto results = translator.translate(sources, args.decode);
+    auto results = translator_.translate(sources, args_.decode);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    for (auto& result : results) {
-      for (auto& h : result.hypotheses) h.text = translator.tokenizer().decode(h.ids);
+    std::string text;
+    for (size_t i = 0; i < results.size(); ++i) {
+      for (auto& h : results[i].hypotheses) h.text = translator_.tokenizer().decode(h.ids);
+      text += args_.json ? json_text(lines_[begin + i], results[i], ms) : hypotheses_text(results[i]);
     }
-    print(std::vector<std::string>(lines.begin(), lines.begin() + long(sources.size())), results, args.json, ms);
+    return text;
   }
-  if (!failure.empty()) throw Error(failure);
+
+  void print_one_by_one() {
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      std::string text;
+      try {
+        text = translated(i, i + 1);
+      } catch (const Error& e) {
+        flush_output();
+        throw Error(failure(i, e.what()));
+      }
+      write_output(text);
+    }
+  }
+
+  Translator& translator_;
+  const TranslateArgs& args_;
+  const std::string label_;  // "line" (stdin) or "argument"
+  const bool progress_;
+  std::vector<std::string> lines_;
+  std::vector<std::vector<uint32_t>> sources_;
+  size_t printed_ = 0;  // lines before lines_[0]
+};
+
+// The model's generation_config decides what the command line leaves open.
+void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
+  args.decode.beam = args.beam.value_or(model.beam);
+  args.decode.length_penalty = args.length_penalty.value_or(model.length_penalty);
+  if (args.decode.n_best > args.decode.beam) {
+    throw UsageError(fmt::format("--n-best {} is more than the beam size {}", args.decode.n_best, args.decode.beam));
+  }
+}
+
+// A failed read still prints the lines read before it.
+bool next_line(Pending& pending, std::string& line) {
+  try {
+    return read_line(line);
+  } catch (const Error&) {
+    pending.flush();
+    throw;
+  }
 }
 
 int run_translate(TranslateArgs& args) {
   Context context(args.context);
   Translator translator(context, resolve_model(args.model), false, args.precision);
-  const DecodeOptions model = translator.model_decode_options();
-  args.decode.beam = args.beam.value_or(model.beam);
-  args.decode.length_penalty = args.length_penalty.value_or(model.length_penalty);
+  resolve_decode(args, translator.model_decode_options());
   if (!args.texts.empty()) {
-    translate_chunk(translator, args.texts, 1, args);
+    Pending pending(translator, args, "argument", false);
+    for (auto& text : args.texts) pending.add(std::move(text));
+    pending.flush();
     return 0;
   }
   // Interactive input is translated line by line; piped input in chunks, so batches fill up.
   const bool interactive = isatty(STDIN_FILENO);
-  const bool progress = !interactive && isatty(STDERR_FILENO);
+  Pending pending(translator, args, "line", !interactive && isatty(STDERR_FILENO));
   const size_t chunk = interactive ? 1 : std::max<size_t>(args.decode.batch_sentences * 8, 64);
-  std::vector<std::string> lines;
-  size_t done = 0;
-  std::string line;
-  auto flush = [&] {
-    translate_chunk(translator, lines, done + 1, args);
-    done += lines.size();
-    lines.clear();
-    if (progress) fmt::print(stderr, "\rtranslated {} lines", done);
-  };
-  while (std::getline(std::cin, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-    if (lines.size() >= chunk) flush();
+  for (std::string line; next_line(pending, line);) {
+    pending.add(std::move(line));
+    if (pending.size() >= chunk) pending.flush();
   }
-  if (!lines.empty()) flush();
-  if (progress) fmt::print(stderr, "\n");
+  pending.flush();
   return 0;
 }
 
@@ -118,10 +188,13 @@ void add_translate(CLI::App& app, Run& run) {
   add_model_options(command, args.model, args.context, args.precision);
   command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")
       ->check(CLI::Range(1u, kMaxBeam));
-  command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)");
+  command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)")
+      ->check(CLI::Range(1u, kMaxBeam));
   command->add_option("--length-penalty", args.length_penalty,
-                      "Beam scores are divided by length^penalty (default: the model's generation_config)");
-  command->add_option("--max-length", args.decode.max_length, "Most tokens per output, counting the start token");
+                      "Beam scores are divided by length^penalty (default: the model's generation_config)")
+      ->check(finite_between(-10, 10));
+  command->add_option("--max-length", args.decode.max_length, "Most tokens per output, counting the start token")
+      ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
   command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
   command->add_option("--batch-tokens", args.decode.batch_tokens, "Also cap sentences x longest source per batch");
   command->add_flag("--json", args.json, "One JSON object per sentence: tokens, scores, timing");

@@ -1,12 +1,12 @@
 #pragma once
 #include <functional>
-#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "vkformer/buffer.hpp"
 #include "vkformer/context.hpp"
+#include "vkformer/error.hpp"
 
 // Each subcommand registers its options and sets `run`; main() runs the chosen one and turns errors into
 // one line on stderr and a non-zero exit.
@@ -23,15 +23,20 @@ void add_profile(CLI::App& app, Run& run);
 void add_bench_ops(CLI::App& bench, Run& run);
 void add_bench_translate(CLI::App& bench, Run& run);
 
-// The options of every command that runs a model: --model, --device, --tuning, and --precision f32|f16
-// (how the model's matrices are stored on the device; compute is f32 either way).
-inline void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision) {
-  command->add_option("--model", model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
-  command->add_option("--device", context.device, "Device index or name substring");
-  command->add_option("--tuning", context.tuning, "Tuning table entry");
-  static const std::map<std::string, Element> names{{"f32", Element::f32}, {"f16", Element::f16}};
-  command->add_option("--precision", precision, "Weight matrices stored as f32 (default) or f16; compute is f32")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
-}
+// A command line that is wrong in a way only seen when the command runs (--n-best above the model's beam):
+// reported like CLI11's parse errors, with exit code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// --device (index or name substring) and --tuning (a tuning table entry), checked while parsing.
+void add_device_options(CLI::App* command, ContextOptions& context);
+// --precision f32|f16: how the model's matrices (or bench ops' B) are stored on the device.
+void add_precision_option(CLI::App* command, Element& precision, const std::string& description);
+// The options of every command that runs a model: --model, the device options, and --precision.
+void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision);
+// Accepts a finite number in [low, high]; CLI11's Range lets NaN through.
+CLI::Validator finite_between(double low, double high);
 
 }  // namespace vkformer::cli

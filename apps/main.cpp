@@ -1,33 +1,57 @@
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "io.hpp"
 #include "vkformer/error.hpp"
 
+namespace {
+
+// Exit codes, as README.md documents them.
+constexpr int kFailed = 1;    // bad input, model, device or output: one `vkformer: error:` line
+constexpr int kBadUsage = 2;  // a bad command line: unknown option, bad value, missing subcommand
+
+int fail(int code, const std::string& message) {
+  fmt::print(stderr, "vkformer: error: {}\n", message);
+  return code;
+}
+
+int run(const vkformer::cli::Run& command) {
+  try {
+    const int code = command();
+    vkformer::cli::flush_output();
+    return code;
+  } catch (const vkformer::cli::UsageError& e) {
+    return fail(kBadUsage, e.what());
+  } catch (const vk::SystemError& e) {
+    return fail(kFailed, fmt::format("Vulkan: {}", e.what()));
+  } catch (const std::bad_alloc&) {
+    return fail(kFailed, "out of host memory");
+  } catch (const std::exception& e) {
+    return fail(kFailed, e.what());
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  vkformer::cli::guard_standard_streams();
   CLI::App app{"vkformer: transformer translation on any Vulkan device"};
   app.require_subcommand(1);
-  vkformer::cli::Run run;
-  vkformer::cli::add_translate(app, run);
-  vkformer::cli::add_profile(app, run);
-  vkformer::cli::add_devices(app, run);
-  vkformer::cli::add_conformance(app, run);
-  vkformer::cli::add_bench(app, run);
+  vkformer::cli::Run command;
+  vkformer::cli::add_translate(app, command);
+  vkformer::cli::add_profile(app, command);
+  vkformer::cli::add_devices(app, command);
+  vkformer::cli::add_conformance(app, command);
+  vkformer::cli::add_bench(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == int(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    return fail(kBadUsage, e.what());
   }
-  try {
-    return run();
-  } catch (const vkformer::Error& e) {
-    fmt::print(stderr, "vkformer: error: {}\n", e.what());
-  } catch (const vk::SystemError& e) {
-    fmt::print(stderr, "vkformer: Vulkan error: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "vkformer: error: {}\n", e.what());
-  }
-  return 1;
+  return run(command);
 }

@@ -1,47 +1,19 @@
 // The `vkformer translate` command as a user runs it: output on stdout, and for bad input one error line
 // on stderr and a non-zero exit, with everything before the bad line already printed.
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "test_cli.hpp"
 #include "test_context.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using vkformer::testing::CliResult;
+using vkformer::testing::run_cli;
+using vkformer::testing::TempDir;
 
 namespace {
-
-struct Result {
-  int exit_code = -1;
-  std::vector<std::string> out, err;  // lines
-};
-
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::ifstream file(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);) lines.push_back(line);
-  return lines;
-}
-
-// Runs the CLI with `arguments` (already shell-quoted) and `input` on stdin. The test's environment
-// (VKFORMER_VALIDATION=1) is inherited, so a validation message would show up as an extra stderr line.
-Result run_cli(const std::string& arguments, const std::string& input, const std::string& environment = "") {
-  const fs::path dir = fs::temp_directory_path() / "vkformer-test-cli";
-  fs::create_directories(dir);
-  std::ofstream(dir / "in", std::ios::binary) << input;
-  const std::string command = fmt::format("{} '{}' {} < '{}' > '{}' 2> '{}'", environment, VKFORMER_CLI, arguments,
-                                          (dir / "in").string(), (dir / "out").string(), (dir / "err").string());
-  const int status = std::system(command.c_str());
-  Result result;
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  result.out = read_lines(dir / "out");
-  result.err = read_lines(dir / "err");
-  return result;
-}
 
 std::string tiny_model() { return fmt::format("--model '{}/tiny_swish_shared'", VKFORMER_TEST_DATA); }
 
@@ -60,14 +32,14 @@ TEST_CASE("translate reads stdin line by line and decodes as the model's generat
   const auto sources = g["sources"].get<std::vector<std::string>>();
   const auto max_length = g["greedy"]["max_length"].get<uint32_t>();
 
-  const Result greedy = run_cli(fmt::format("translate {} --beam 1 --max-length {}", tiny_model(), max_length), joined(sources));
+  const CliResult greedy = run_cli(fmt::format("translate {} --beam 1 --max-length {}", tiny_model(), max_length), joined(sources));
   CHECK(greedy.exit_code == 0);
   CHECK(greedy.err.empty());
   REQUIRE(greedy.out.size() == sources.size());
   for (size_t i = 0; i < sources.size(); ++i) CHECK(greedy.out[i] == g["greedy"]["outputs"][i]["text"].get<std::string>());
 
   // No --beam: generation_config.json's num_beams (4) and length_penalty, as transformers' generate().
-  const Result beam = run_cli(fmt::format("translate {} --max-length {}", tiny_model(), max_length), joined(sources));
+  const CliResult beam = run_cli(fmt::format("translate {} --max-length {}", tiny_model(), max_length), joined(sources));
   CHECK(beam.exit_code == 0);
   CHECK(beam.err.empty());
   REQUIRE(beam.out.size() == sources.size());
@@ -80,7 +52,7 @@ TEST_CASE("bad input gives one error line and a non-zero exit, after the lines b
   const std::string translated = g["greedy"]["outputs"][0]["text"].get<std::string>();
   const std::string greedy = fmt::format("translate {} --beam 1 --max-length 16", tiny_model());
 
-  const Result utf8 = run_cli(greedy, first + "\nbad \xff byte\n" + first + "\n");
+  const CliResult utf8 = run_cli(greedy, first + "\nbad \xff byte\n" + first + "\n");
   CHECK(utf8.exit_code == 1);
   CHECK(utf8.out == std::vector<std::string>{translated});
   REQUIRE(utf8.err.size() == 1);
@@ -88,29 +60,28 @@ TEST_CASE("bad input gives one error line and a non-zero exit, after the lines b
 
   std::string long_line;
   for (int i = 0; i < 3000; ++i) long_line += "word ";
-  const Result too_long = run_cli(greedy, long_line + "\n");
+  const CliResult too_long = run_cli(greedy, long_line + "\n");
   CHECK(too_long.exit_code == 1);
   CHECK(too_long.out.empty());
   REQUIRE(too_long.err.size() == 1);
   CHECK_THAT(too_long.err[0], Catch::Contains("line 1") && Catch::Contains("positions"));
 
-  const Result no_model = run_cli("translate --model /nonexistent-vkformer-model hello", "");
+  const CliResult no_model = run_cli("translate --model /nonexistent-vkformer-model hello", "");
   CHECK(no_model.exit_code == 1);
   REQUIRE(no_model.err.size() == 1);
   CHECK_THAT(no_model.err[0], Catch::Contains("/nonexistent-vkformer-model"));
 
-  const fs::path broken = fs::temp_directory_path() / "vkformer-test-cli-truncated";
-  fs::remove_all(broken);
+  const TempDir dir;
+  const fs::path broken = dir.path() / "model";
   fs::copy(fs::path(VKFORMER_TEST_DATA) / "tiny_swish_shared", broken);
   fs::resize_file(broken / "model.safetensors", fs::file_size(broken / "model.safetensors") / 2);
-  const Result truncated = run_cli(fmt::format("translate --model '{}' hello", broken.string()), "");
+  const CliResult truncated = run_cli(fmt::format("translate --model '{}' hello", broken.string()), "");
   CHECK(truncated.exit_code == 1);
   REQUIRE(truncated.err.size() == 1);
   CHECK_THAT(truncated.err[0], Catch::Contains("model.safetensors") && Catch::Contains("truncated"));
-  fs::remove_all(broken);
 
   // No Vulkan driver at all (the loader finds no ICD), without validation layers to load either.
-  const Result no_driver = run_cli(fmt::format("translate {} hello", tiny_model()), "",
+  const CliResult no_driver = run_cli(fmt::format("translate {} hello", tiny_model()), "",
                                    "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json VKFORMER_VALIDATION=0");
   CHECK(no_driver.exit_code == 1);
   CHECK(no_driver.out.empty());

@@ -1,8 +1,11 @@
 // The VkPipelineCache persisted on disk, so that shaders are compiled by the driver once per device and
 // driver version rather than on every run.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -29,6 +32,22 @@ static bool header_matches(const std::vector<char>& data, const vk::PhysicalDevi
          std::memcmp(data.data() + 16, props.pipelineCacheUUID.data(), VK_UUID_SIZE) == 0;
 }
 
+// Anything but a regular file (a FIFO would block the open) is no cache; a failed read is an empty one.
+static std::vector<char> read_regular_file(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return {};
+  std::ifstream file(path, std::ios::binary);
+  std::vector<char> data(std::istreambuf_iterator<char>(file), {});
+  if (file.bad()) return {};
+  return data;
+}
+
+// Unique among processes sharing the cache directory (and among Contexts of one process).
+static std::string temporary_suffix() {
+  std::random_device random;
+  return fmt::format(".{}-{:08x}{:08x}.tmp", getpid(), random(), random());
+}
+
 void Context::load_pipeline_cache(bool enabled) {
   std::vector<char> data;
   const auto props = physical_.getProperties();
@@ -36,8 +55,7 @@ void Context::load_pipeline_cache(bool enabled) {
   if (!dir.empty()) {
     pipeline_cache_path_ = dir / fmt::format("pipelines-{:04x}-{:04x}-{:08x}.bin", props.vendorID, props.deviceID,
                                              props.driverVersion);
-    std::ifstream file(pipeline_cache_path_, std::ios::binary);
-    data.assign(std::istreambuf_iterator<char>(file), {});
+    data = read_regular_file(pipeline_cache_path_);
     if (!header_matches(data, props)) data.clear();
   }
   pipeline_cache_ = device_.createPipelineCache({.initialDataSize = data.size(), .pInitialData = data.data()});
@@ -49,14 +67,12 @@ void Context::save_pipeline_cache() const {
   std::error_code error;
   std::filesystem::create_directories(pipeline_cache_path_.parent_path(), error);
   // Write beside and rename, so a crash or a second process never leaves a half-written cache.
-  const auto temporary = pipeline_cache_path_.string() + fmt::format(".{}.tmp", reinterpret_cast<uintptr_t>(this));
-  {
-    std::ofstream file(temporary, std::ios::binary);
-    file.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
-    if (!file) return;
-  }
-  std::filesystem::rename(temporary, pipeline_cache_path_, error);
-  if (error) std::filesystem::remove(temporary, error);
+  const auto temporary = pipeline_cache_path_.string() + temporary_suffix();
+  std::ofstream file(temporary, std::ios::binary);
+  file.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+  file.close();
+  if (!file.fail()) std::filesystem::rename(temporary, pipeline_cache_path_, error);
+  if (file.fail() || error) std::filesystem::remove(temporary, error);
 }
 
 }  // namespace vkformer

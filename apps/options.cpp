@@ -1,0 +1,66 @@
+// Options shared by several commands, each checked while parsing so that a bad value is a usage error
+// naming the option, before any device or model is opened.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "vkformer/tuning.hpp"
+
+namespace vkformer::cli {
+
+namespace {
+
+// An index too long for any machine's device count (stoul would throw out_of_range). Smaller indices
+// and names are checked against the devices found, when the context is created.
+std::string check_device(const std::string& value) {
+  const bool index = !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
+  if (index && value.size() > 9) return fmt::format("{} is not a device index (see `vkformer devices`)", value);
+  return {};
+}
+
+std::vector<std::string> tuning_names() {
+  std::vector<std::string> names;
+  for (const auto& tuning : tuning_table()) names.push_back(tuning.name);
+  return names;
+}
+
+}  // namespace
+
+void add_device_options(CLI::App* command, ContextOptions& context) {
+  command->add_option("--device", context.device, "Device index or name substring")
+      ->check(CLI::Validator(check_device, "INDEX|NAME"));
+  command->add_option("--tuning", context.tuning, "Tuning table entry")->check(CLI::IsMember(tuning_names()));
+}
+
+void add_precision_option(CLI::App* command, Element& precision, const std::string& description) {
+  command
+      ->add_option_function<std::string>(
+          "--precision", [&precision](const std::string& name) { precision = name == "f16" ? Element::f16 : Element::f32; },
+          description)
+      ->check(CLI::IsMember({"f32", "f16"}, CLI::ignore_case));
+}
+
+void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision) {
+  command->add_option("--model", model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
+  add_device_options(command, context);
+  add_precision_option(command, precision, "Weight matrices stored as f32 (default) or f16; compute is f32");
+}
+
+CLI::Validator finite_between(double low, double high) {
+  const auto check = [low, high](const std::string& value) -> std::string {
+    double number = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) || number < low ||
+        number > high) {
+      return fmt::format("{} is not a number from {} to {}", value, low, high);
+    }
+    return {};
+  };
+  return CLI::Validator(check, fmt::format("FLOAT in [{} - {}]", low, high));
+}
+
+}  // namespace vkformer::cli
