@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash .ci/install-deps
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-cd build && ctest --output-on-failure
+# -j2: tests must not share temporary files (the CLI tests once did).
+cd build && ctest -j2 --output-on-failure
