@@ -1,21 +1,72 @@
 #version 450
-// Shared-memory tiled matmul with register blocking, for GPUs: a workgroup stages a TILE_K slice of its
-// (WG_Y*TM) x (WG_X*TN) block's A rows and B columns in shared memory, then each invocation accumulates a
-// TM x TN block from it. Loads are bounds-checked (zero fill), so any M, N, K works.
+// Shared-memory tiled matmul with register blocking, for GPUs. A workgroup owns a BM x BN block of C
+// (BM = WG_Y*TM, BN = WG_X*TN); per TILE_K slice of k it stages A's rows and B's columns in shared
+// memory, k-major, and each invocation accumulates TM x TN outputs: rows in groups of 4 (row group
+// ty + r*WG_Y), columns likewise, so every shared read is one vec4. The next slice is loaded from memory
+// into registers while the current one is multiplied. Global loads take 4 consecutive k (or n) at a time,
+// one vec4 where aligned (flags bit 1), and are bounds-checked (zero fill), so any M, N, K works.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0, local_size_y_id = 2) in;
 layout(constant_id = 0) const uint WG_X = 8;
 layout(constant_id = 2) const uint WG_Y = 8;
-layout(constant_id = 3) const uint TM = 4;
-layout(constant_id = 4) const uint TN = 4;
-layout(constant_id = 5) const uint TILE_K = 16;
+layout(constant_id = 3) const uint TM = 4;       // multiple of 4
+layout(constant_id = 4) const uint TN = 4;       // multiple of 4
+layout(constant_id = 5) const uint TILE_K = 16;  // multiple of 4
 #include "matmul_common.glsl"
 
 const uint BM = WG_Y * TM;
 const uint BN = WG_X * TN;
 const uint THREADS = WG_X * WG_Y;
-shared float tile_a[TILE_K * BM];  // [k][m]
-shared float tile_b[TILE_K * BN];  // [k][n]
+// Rows of the shared tiles are padded by one vec4, so the transposing stores of consecutive
+// invocations (consecutive m, k four apart) fall on different banks.
+const uint A_STRIDE = BM / 4 + 1;  // vec4 per k row
+const uint B_STRIDE = BN / 4 + 1;
+shared vec4 tile_a[TILE_K * A_STRIDE];  // [k][m / 4]
+shared vec4 tile_b[TILE_K * B_STRIDE];  // [k][n / 4]
+// Groups of 4 elements each invocation loads per slice.
+const uint A_LOADS = (TILE_K * BM / 4 + THREADS - 1) / THREADS;
+const uint B_LOADS = (TILE_K * BN / 4 + THREADS - 1) / THREADS;
+
+// A[m, k..k+3] (zeros outside).
+vec4 load_a_group(uint base, uint m, uint k) {
+  if (m >= p.M || k >= p.K) return vec4(0.0);
+  const uint at = base + m * p.lda + k;
+  if (vec4_loads() && k + 3 < p.K) return load_a4(at / 4u);
+  vec4 v = vec4(0.0);
+  [[unroll]] for (uint j = 0; j < 4; ++j) if (k + j < p.K) v[j] = a[at + j];
+  return v;
+}
+
+// Four consecutive elements of B's storage: B[n, k..k+3] when B_TRANSPOSED, else B[k, n..n+3].
+vec4 load_b_group(uint base, uint row, uint col, uint rows, uint cols) {
+  if (row >= rows || col >= cols) return vec4(0.0);
+  const uint at = base + row * p.ldb + col;
+  if (vec4_loads() && col + 3 < cols) return load_b4(at / 4u);
+  vec4 v = vec4(0.0);
+  [[unroll]] for (uint j = 0; j < 4; ++j) if (col + j < cols) v[j] = load_b(at + j);
+  return v;
+}
+
+// Invocation `thread`'s share of the slice at k0: A's group g = (m, k4) = (g / (TILE_K/4), g % (TILE_K/4)),
+// B's likewise, or (k, n4) = (g / (BN/4), g % (BN/4)) when B is stored [K, N].
+void load_slice(uint k0, uint thread, uint a_base, uint b_base, uint block_m, uint block_n, out vec4 next_a[A_LOADS],
+                out vec4 next_b[B_LOADS]) {
+  const uint k_groups = TILE_K / 4;
+  [[unroll]] for (uint s = 0; s < A_LOADS; ++s) {
+    const uint g = thread + s * THREADS;
+    next_a[s] = g < TILE_K * BM / 4 ? load_a_group(a_base, block_m + g / k_groups, k0 + 4 * (g % k_groups)) : vec4(0.0);
+  }
+  [[unroll]] for (uint s = 0; s < B_LOADS; ++s) {
+    const uint g = thread + s * THREADS;
+    if (g >= TILE_K * BN / 4) {
+      next_b[s] = vec4(0.0);
+    } else if (B_TRANSPOSED) {
+      next_b[s] = load_b_group(b_base, block_n + g / k_groups, k0 + 4 * (g % k_groups), p.N, p.K);
+    } else {
+      next_b[s] = load_b_group(b_base, k0 + g / (BN / 4), block_n + 4 * (g % (BN / 4)), p.K, p.N);
+    }
+  }
+}
 
 void main() {
   const uint z = gl_WorkGroupID.z;
@@ -31,36 +82,44 @@ void main() {
   float acc[TM][TN];
   [[unroll]] for (uint i = 0; i < TM; ++i) [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
 
+  const uint k_groups = TILE_K / 4;
+  vec4 next_a[A_LOADS], next_b[B_LOADS];
+  load_slice(0, thread, a_base, b_base, block_m, block_n, next_a, next_b);
   for (uint k0 = 0; k0 < p.K; k0 += TILE_K) {
-    // Consecutive threads take consecutive k for A (contiguous rows) and, for B, whichever index is contiguous.
-    for (uint e = thread; e < TILE_K * BM; e += THREADS) {
-      const uint kk = e % TILE_K, mm = e / TILE_K;
-      const uint m = block_m + mm, k = k0 + kk;
-      tile_a[kk * BM + mm] = (m < p.M && k < p.K) ? a[a_base + m * p.lda + k] : 0.0;
+    [[unroll]] for (uint s = 0; s < A_LOADS; ++s) {
+      const uint g = thread + s * THREADS;
+      if (g >= TILE_K * BM / 4) continue;
+      const uint m = g / k_groups, k = 4 * (g % k_groups);
+      [[unroll]] for (uint j = 0; j < 4; ++j) tile_a[(k + j) * A_STRIDE + m / 4][m % 4] = next_a[s][j];
     }
-    for (uint e = thread; e < TILE_K * BN; e += THREADS) {
-      const uint kk = B_TRANSPOSED ? e % TILE_K : e / BN;
-      const uint nn = B_TRANSPOSED ? e / TILE_K : e % BN;
-      const uint n = block_n + nn, k = k0 + kk;
-      tile_b[kk * BN + nn] = (n < p.N && k < p.K) ? load_b(b_index(b_base, k, n)) : 0.0;
+    [[unroll]] for (uint s = 0; s < B_LOADS; ++s) {
+      const uint g = thread + s * THREADS;
+      if (g >= TILE_K * BN / 4) continue;
+      if (B_TRANSPOSED) {
+        const uint n = g / k_groups, k = 4 * (g % k_groups);
+        [[unroll]] for (uint j = 0; j < 4; ++j) tile_b[(k + j) * B_STRIDE + n / 4][n % 4] = next_b[s][j];
+      } else {
+        tile_b[(g / (BN / 4)) * B_STRIDE + g % (BN / 4)] = next_b[s];
+      }
     }
     barrier();
+    if (k0 + TILE_K < p.K) load_slice(k0 + TILE_K, thread, a_base, b_base, block_m, block_n, next_a, next_b);
     [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {
-      float av[TM];
-      float bv[TN];
-      // Interleaved ownership (row ty + i*WG_Y) keeps shared-memory reads of a warp on distinct banks.
-      [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = tile_a[kk * BM + ty + i * WG_Y];
-      [[unroll]] for (uint j = 0; j < TN; ++j) bv[j] = tile_b[kk * BN + tx + j * WG_X];
-      [[unroll]] for (uint i = 0; i < TM; ++i) [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av[i] * bv[j];
+      vec4 av[TM / 4], bv[TN / 4];
+      [[unroll]] for (uint r = 0; r < TM / 4; ++r) av[r] = tile_a[kk * A_STRIDE + ty + r * WG_Y];
+      [[unroll]] for (uint r = 0; r < TN / 4; ++r) bv[r] = tile_b[kk * B_STRIDE + tx + r * WG_X];
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] += av[i / 4][i % 4] * bv[j / 4][j % 4];
+      }
     }
     barrier();
   }
 
   [[unroll]] for (uint i = 0; i < TM; ++i) {
-    const uint m = block_m + ty + i * WG_Y;
+    const uint m = block_m + (ty + (i / 4) * WG_Y) * 4 + i % 4;
     if (m >= p.M) continue;
     [[unroll]] for (uint j = 0; j < TN; ++j) {
-      const uint n = block_n + tx + j * WG_X;
+      const uint n = block_n + (tx + (j / 4) * WG_X) * 4 + j % 4;
       if (n < p.N) store(c_base, m, n, acc[i][j]);
     }
   }

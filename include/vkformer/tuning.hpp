@@ -15,7 +15,7 @@ struct Tuning {
   // tiled = true stages A and B through shared memory in k-slices of `tile_k` (GPUs); false reads
   // straight from the buffers with vec4 loads (CPU drivers, where shared memory is slow).
   bool matmul_tiled = false;
-  uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16;
+  uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16, matmul_min_blocks = 0;
   // Matmul with few rows (decoder steps), B stored [N, K]: chosen for M <= gemv_max_m. A workgroup
   // computes a block of up to gemv_rows rows (a power of two) for gemv_wg / gemv_k_split columns;
   // gemv_k_split invocations share each output column (a power of two dividing gemv_wg; 1 = no
@@ -24,6 +24,9 @@ struct Tuning {
   uint32_t gemv_wg = 64, gemv_k_split = 1, gemv_rows = 8, gemv_max_m = 8;
   // Row-wise reductions (softmax, layer norm, argmax, top-k, attention): invocations per row.
   uint32_t reduce_wg = 64;
+  // Attention: 0 runs one invocation per (row, head) over all keys (CPU drivers: no barriers); else
+  // workgroups of this many invocations (a power of two) per (row, head), keys split across them.
+  uint32_t attention_wg = 0;
 };
 
 const std::vector<Tuning>& tuning_table();

@@ -33,6 +33,21 @@ Layout dense(uint32_t M, uint32_t N, uint32_t K, bool b_transposed = true) {
   return l;
 }
 
+// `batch` independent dense products back to back: enough blocks of C that GPU tunings take their
+// largest tiles (they shrink tiles for products of few blocks).
+Layout batched(uint32_t M, uint32_t N, uint32_t K, uint32_t batch, bool b_transposed = true) {
+  Layout l = dense(M, N, K, b_transposed);
+  l.shape.batch = batch;
+  l.shape.a_outer = M * K;
+  l.shape.b_outer = N * K;
+  l.shape.c_outer = M * N;
+  l.a_size *= batch;
+  l.b_size *= batch;
+  l.c_size *= batch;
+  l.name += fmt::format(" batch{}", batch);
+  return l;
+}
+
 // Attention's two products over [batch, seq, heads*head_dim] activations, read in place.
 Layout attention_scores(uint32_t batch, uint32_t heads, uint32_t q_len, uint32_t k_len, uint32_t head_dim) {
   const uint32_t d = heads * head_dim;
@@ -186,6 +201,15 @@ std::vector<Case> matmul_cases() {
   }
   for (Layout l : {dense(1, 512, 512), dense(5, 1000, 24), dense(8, 97, 36)}) {
     layouts.push_back(forced(l, MatmulKernel::blocked));
+  }
+  layouts.push_back(batched(130, 260, 36, 48));
+  layouts.push_back(batched(129, 257, 37, 48, false));
+  {
+    Layout l = batched(136, 264, 40, 48);
+    l.b_f16 = true;
+    l.bias = true;
+    l.name += " f16 B bias";
+    layouts.push_back(l);
   }
   layouts.push_back(attention_scores(2, 4, 7, 7, 8));
   layouts.push_back(attention_scores(3, 3, 1, 19, 12));

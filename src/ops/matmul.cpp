@@ -69,10 +69,18 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
     groups[1] = ceil_div(s.M, rows);
   } else {
-    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
+    uint32_t tm = t.matmul_tm, tn = t.matmul_tn;
+    const auto blocks = [&] {
+      return ceil_div(s.N, uint64_t(t.matmul_wg_x) * tn) * ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm) * s.batch;
+    };
+    while (variant == "matmul_tiled" && tm > 4 && tn > 4 && blocks() < t.matmul_min_blocks) {
+      tm /= 2;
+      tn /= 2;
+    }
+    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, tm, tn, t.matmul_tile_k};
     if (variant == "matmul") specialization.push_back(vec4);  // VEC4: one pipeline per load width
-    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
-    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
+    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * tn);
+    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm);
   }
   constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3);  // a4, b4 in matmul_common.glsl
   const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6, .texel_bindings = kVec4Bindings,

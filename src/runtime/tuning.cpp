@@ -14,16 +14,16 @@ const std::vector<Tuning>& tuning_table() {
       // Portable middle ground for unknown GPUs.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128},
-      {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
-       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 256},
+       .reduce_wg = 128, .attention_wg = 64},
+      {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 8,
+       .matmul_tn = 8, .matmul_tile_k = 8, .matmul_min_blocks = 264, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 16, .gemv_max_m = 64,
+       .reduce_wg = 256, .attention_wg = 64},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 256},
+       .reduce_wg = 256, .attention_wg = 64},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128},
+       .reduce_wg = 128, .attention_wg = 64},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
