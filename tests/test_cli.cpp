@@ -27,7 +27,7 @@ std::string joined(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-TEST_CASE("translate reads stdin line by line and decodes as the model's generation config asks", "[cli]") {
+TEST_CASE("cli: translate reads stdin line by line and decodes as the model's generation config asks", "[cli]") {
   const json g = golden();
   const auto sources = g["sources"].get<std::vector<std::string>>();
   const auto max_length = g["greedy"]["max_length"].get<uint32_t>();
@@ -46,7 +46,7 @@ TEST_CASE("translate reads stdin line by line and decodes as the model's generat
   for (size_t i = 0; i < sources.size(); ++i) CHECK(beam.out[i] == g["beam"]["outputs"][i][0]["text"].get<std::string>());
 }
 
-TEST_CASE("bad input gives one error line and a non-zero exit, after the lines before it", "[cli]") {
+TEST_CASE("cli: bad input gives one error line and a non-zero exit, after the lines before it", "[cli]") {
   const json g = golden();
   const std::string first = g["sources"][0].get<std::string>();
   const std::string translated = g["greedy"]["outputs"][0]["text"].get<std::string>();

@@ -180,7 +180,7 @@ const std::string kFc1 = "model.encoder.layers.0.fc1.weight";
 
 }  // namespace
 
-TEST_CASE("bad input lines: the lines before are printed, then one error naming the line", "[cli]") {
+TEST_CASE("cli: bad input lines: the lines before are printed, then one error naming the line", "[cli]") {
   const std::string T = translated();
   const std::vector<Case> cases = {
       {.name = "invalid UTF-8 on line 2", .arguments = kGreedy, .input = kFirst + "\n" + kBadUtf8 + "\n" + kFirst + "\n",
@@ -193,6 +193,14 @@ TEST_CASE("bad input lines: the lines before are printed, then one error naming 
       {.name = "bad line after a full chunk", .arguments = kGreedy + " --batch-size 1",
        .input = lines(70, kFirst) + kBadUtf8 + "\n", .error = {"line 71:", "UTF-8"},
        .out = std::vector<std::string>(70, T)},
+      // The >>xx<< language-tag regex recursed once per character.
+      {.name = "'>>' then a long text", .arguments = kGreedy, .input = kFirst + "\n>>" + std::string(40000, 'a') + "\n",
+       .error = {"line 2:"}, .out = {T}},
+      {.name = "--json lines before a bad line", .arguments = kGreedy + " --json",
+       .input = kFirst + "\n" + kBadUtf8 + "\n", .error = {"line 2:", "UTF-8"}, .out = {"*"}},
+      {.name = "beam search with --n-best 2: both hypotheses before a bad line",
+       .arguments = "translate --model {model} --max-length 16 --n-best 2", .input = kFirst + "\n" + kBadUtf8 + "\n",
+       .error = {"line 2:", "UTF-8"}, .out = {"*", "*"}},
       {.name = "empty input", .arguments = kGreedy, .input = "", .exit_code = 0},
       {.name = "empty and blank lines are translated", .arguments = kGreedy, .input = "\n   \n" + kFirst + "\n",
        .exit_code = 0, .out = {"*", "*", T}},
@@ -212,7 +220,7 @@ TEST_CASE("bad input lines: the lines before are printed, then one error naming 
   for (const auto& c : cases) check(c);
 }
 
-TEST_CASE("bad options: one error naming the option, exit code 2", "[cli]") {
+TEST_CASE("cli: bad options: one error naming the option, exit code 2", "[cli]") {
   const std::vector<Case> cases = {
       {.name = "--length-penalty nan", .arguments = kGreedy + " --length-penalty nan hello", .exit_code = 2,
        .error = {"--length-penalty", "nan"}},
@@ -260,7 +268,7 @@ TEST_CASE("bad options: one error naming the option, exit code 2", "[cli]") {
   for (const auto& c : cases) check(c);
 }
 
-TEST_CASE("damaged model files: one error naming the file and what is wrong", "[cli]") {
+TEST_CASE("cli: damaged model files: one error naming the file and what is wrong", "[cli]") {
   const std::string hello = kGreedy + " hello";
   const std::vector<Case> cases = {
       {.name = "config.json missing", .arguments = hello, .error = {"config.json"},
@@ -296,80 +304,6 @@ TEST_CASE("damaged model files: one error naming the file and what is wrong", "[
        .damage = edit_safetensors([](Safetensors& file) { file.header.erase(kFc1); })},
       {.name = "tensor data beyond the file", .arguments = hello, .error = {"model.safetensors"},
        .damage = set_tensor("final_logits_bias", "data_offsets", {0, 100000000})},
-  };
-  for (const auto& c : cases) check(c);
-}
-
-TEST_CASE("no driver and damaged pipeline caches", "[cli]") {
-  const std::string T = translated();
-  const std::string hello = kGreedy + " " + kFirst;
-  const std::string cache = "VKFORMER_CACHE_DIR={dir}/cache";
-  // Every driver names its cache file differently: damage whatever a first run wrote.
-  const auto damage_cache = [&](std::function<void(const fs::path&)> damage) {
-    return [=](const fs::path& model) {
-      const fs::path dir = model.parent_path() / "cache";
-      REQUIRE(run_cli(fmt::format("translate --model '{}' --beam 1 hello", model.string()), "",
-                      "VKFORMER_CACHE_DIR=" + dir.string()).exit_code == 0);
-      for (const auto& entry : fs::directory_iterator(dir)) damage(entry.path());
-    };
-  };
-  const std::vector<Case> cases = {
-      // The loader finds no ICD; validation off, since there are no layers to load either.
-      {.name = "no Vulkan driver", .arguments = hello, .error = {"Vulkan"},
-       .environment = "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json VKFORMER_VALIDATION=0"},
-      {.name = "pipeline cache of random bytes", .arguments = hello, .exit_code = 0, .out = {T},
-       .damage = damage_cache([](const fs::path& f) { std::ofstream(f, std::ios::binary) << std::string(5000, '\x5a'); }),
-       .environment = cache},
-      {.name = "pipeline cache truncated", .arguments = hello, .exit_code = 0, .out = {T},
-       .damage = damage_cache([](const fs::path& f) { fs::resize_file(f, 7); }), .environment = cache},
-      {.name = "pipeline cache with garbage after its header", .arguments = hello, .exit_code = 0, .out = {T},
-       .damage = damage_cache([](const fs::path& f) { std::ofstream(f, std::ios::app) << std::string(999, '\x01'); }),
-       .environment = cache},
-      {.name = "pipeline cache is a directory", .arguments = hello, .exit_code = 0, .out = {T},
-       .damage = damage_cache([](const fs::path& f) {
-         fs::remove(f);
-         fs::create_directories(f / "x");
-       }),
-       .environment = cache},
-      // Opening a FIFO for reading blocks until a writer comes: it must not be opened at all.
-      {.name = "pipeline cache is a FIFO", .arguments = hello, .exit_code = 0, .out = {T},
-       .damage = damage_cache([](const fs::path& f) {
-         fs::remove(f);
-         REQUIRE(mkfifo(f.c_str(), 0600) == 0);
-       }),
-       .environment = cache, .timeout_s = 20},
-      {.name = "pipeline cache directory cannot be created", .arguments = hello, .exit_code = 0, .out = {T},
-       .environment = "VKFORMER_CACHE_DIR=/dev/null/vkformer"},
-  };
-  for (const auto& c : cases) check(c);
-}
-
-TEST_CASE("a damaged pipeline cache file is replaced by a valid one, with no temporary left", "[cli]") {
-  const TempDir dir;
-  const std::string environment = "VKFORMER_CACHE_DIR=" + (dir.path() / "cache").string();
-  const std::string arguments = fmt::format("translate --model '{}/tiny_swish_shared' --beam 1 hello", VKFORMER_TEST_DATA);
-  REQUIRE(run_cli(arguments, "", environment).exit_code == 0);
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) files.push_back(entry.path());
-  REQUIRE(files.size() == 1);
-  const std::string valid = read_file(files[0]);
-  std::ofstream(files[0], std::ios::binary | std::ios::trunc) << std::string(valid.size(), '\x5a');
-
-  const CliResult result = run_cli(arguments, "", environment);
-  CHECK(result.exit_code == 0);
-  CHECK(result.err.empty());
-  std::vector<fs::path> after;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) after.push_back(entry.path());
-  CHECK(after == files);
-  CHECK(read_file(files[0]).substr(0, 32) == valid.substr(0, 32));  // the driver's header again
-}
-
-// Each of these waits on a fix in the model readers or the translator (issue 10); remove [!mayfail] when
-// they pass. The runs are the same as above: exit code 1, one error line naming the problem.
-TEST_CASE("model files the readers do not reject yet", "[cli][!mayfail]") {
-  const std::string T = translated();
-  const std::string hello = kGreedy + " hello";
-  const std::vector<Case> cases = {
       {.name = "vocab.json id -1", .arguments = hello, .error = {"vocab.json", "▁you", "-1"}, .damage = set_vocab(-1)},
       {.name = "vocab.json id 4e9", .arguments = hello, .error = {"vocab.json", "▁you", "4000000000"},
        .damage = set_vocab(4000000000u)},
@@ -415,17 +349,78 @@ TEST_CASE("model files the readers do not reject yet", "[cli][!mayfail]") {
        .damage = set_tensor("final_logits_bias", "data_offsets", {628, 0})},
       {.name = "shape 1e30", .arguments = hello, .error = {"final_logits_bias", "shape"},
        .damage = set_tensor("final_logits_bias", "shape", json::array({1e30}))},
-      // The >>xx<< language-tag regex recursed once per character.
-      {.name = "'>>' then a long text", .arguments = kGreedy, .input = kFirst + "\n>>" + std::string(40000, 'a') + "\n",
-       .error = {"line 2:"}, .out = {T}},
   };
   for (const auto& c : cases) check(c);
+}
+
+TEST_CASE("cli: no driver and damaged pipeline caches", "[cli]") {
+  const std::string T = translated();
+  const std::string hello = kGreedy + " " + kFirst;
+  const std::string cache = "VKFORMER_CACHE_DIR={dir}/cache";
+  // Every driver names its cache file differently: damage whatever a first run wrote.
+  const auto damage_cache = [&](std::function<void(const fs::path&)> damage) {
+    return [=](const fs::path& model) {
+      const fs::path dir = model.parent_path() / "cache";
+      REQUIRE(run_cli(fmt::format("translate --model '{}' --beam 1 hello", model.string()), "",
+                      "VKFORMER_CACHE_DIR=" + dir.string()).exit_code == 0);
+      for (const auto& entry : fs::directory_iterator(dir)) damage(entry.path());
+    };
+  };
+  const std::vector<Case> cases = {
+      // The loader finds no ICD; validation off, since there are no layers to load either.
+      {.name = "no Vulkan driver", .arguments = hello, .error = {"Vulkan"},
+       .environment = "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json VKFORMER_VALIDATION=0"},
+      {.name = "pipeline cache of random bytes", .arguments = hello, .exit_code = 0, .out = {T},
+       .damage = damage_cache([](const fs::path& f) { std::ofstream(f, std::ios::binary) << std::string(5000, '\x5a'); }),
+       .environment = cache},
+      {.name = "pipeline cache truncated", .arguments = hello, .exit_code = 0, .out = {T},
+       .damage = damage_cache([](const fs::path& f) { fs::resize_file(f, 7); }), .environment = cache},
+      {.name = "pipeline cache with garbage after its header", .arguments = hello, .exit_code = 0, .out = {T},
+       .damage = damage_cache([](const fs::path& f) { std::ofstream(f, std::ios::app) << std::string(999, '\x01'); }),
+       .environment = cache},
+      {.name = "pipeline cache is a directory", .arguments = hello, .exit_code = 0, .out = {T},
+       .damage = damage_cache([](const fs::path& f) {
+         fs::remove(f);
+         fs::create_directories(f / "x");
+       }),
+       .environment = cache},
+      // Opening a FIFO for reading blocks until a writer comes: it must not be opened at all.
+      {.name = "pipeline cache is a FIFO", .arguments = hello, .exit_code = 0, .out = {T},
+       .damage = damage_cache([](const fs::path& f) {
+         fs::remove(f);
+         REQUIRE(mkfifo(f.c_str(), 0600) == 0);
+       }),
+       .environment = cache, .timeout_s = 20},
+      {.name = "pipeline cache directory cannot be created", .arguments = hello, .exit_code = 0, .out = {T},
+       .environment = "VKFORMER_CACHE_DIR=/dev/null/vkformer"},
+  };
+  for (const auto& c : cases) check(c);
+}
+
+TEST_CASE("cli: a damaged pipeline cache file is replaced by a valid one, with no temporary left", "[cli]") {
+  const TempDir dir;
+  const std::string environment = "VKFORMER_CACHE_DIR=" + (dir.path() / "cache").string();
+  const std::string arguments = fmt::format("translate --model '{}/tiny_swish_shared' --beam 1 hello", VKFORMER_TEST_DATA);
+  REQUIRE(run_cli(arguments, "", environment).exit_code == 0);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) files.push_back(entry.path());
+  REQUIRE(files.size() == 1);
+  const std::string valid = read_file(files[0]);
+  std::ofstream(files[0], std::ios::binary | std::ios::trunc) << std::string(valid.size(), '\x5a');
+
+  const CliResult result = run_cli(arguments, "", environment);
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.empty());
+  std::vector<fs::path> after;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) after.push_back(entry.path());
+  CHECK(after == files);
+  CHECK(read_file(files[0]).substr(0, 32) == valid.substr(0, 32));  // the driver's header again
 }
 
 // A sentence whose numbers overflow at run time (an embedding row of 3e38 in BF16, finite at load) must be
 // an error naming its line, after the lines before it; the other sentences of its batch are unaffected.
 // Waits on the device-side check that the logits are finite (issue 10).
-TEST_CASE("a numerical blow-up at run time is an error naming the line", "[cli][!mayfail]") {
+TEST_CASE("cli: a numerical blow-up at run time is an error naming the line", "[cli][!mayfail]") {
   const json g = vkformer::testing::read_test_json("tiny_relu_odd/golden.json");
   const std::string first = g["sources"][0], other = g["sources"][1];
   const auto overflow = edit_safetensors([](Safetensors& f) { f.set("model.shared.weight", 25 * 36, 36, 3e38f); });  // "Z"
