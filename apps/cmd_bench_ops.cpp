@@ -53,7 +53,7 @@ Buffer filled_half_buffer(Context& context, size_t count, const std::string& nam
 // C [M, N] = A [M, K] . B^T with B [N, K], as nn.Linear; B stored as `weights`.
 Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element weights, MatmulKernel kernel) {
   const bool f16 = weights == Element::f16;
-  if (f16 && K % 4) throw Error(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
+  if (f16 && K % 4) throw UsageError(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
   Case c{.op = "matmul", .shape = fmt::format("{}x{}x{}", M, N, K), .work = 2.0 * M * N * K};
   const MatmulShape shape{.M = M, .N = N, .K = K, .kernel = kernel};
   c.variant = std::string(matmul_variant(context, shape)) + (f16 ? ".f16" : "");
@@ -112,7 +112,7 @@ struct Entry {
 // "MxNxK" is a matmul, "BxHxQxC" a softmax. Operands are capped at 2^28 elements (1 GiB of f32), so a
 // typo is an error rather than an allocation failure.
 Entry parse_shape(const std::string& text) {
-  const auto bad = [&](const char* why) { return Error(fmt::format("--shape '{}': {}", text, why)); };
+  const auto bad = [&](const char* why) { return UsageError(fmt::format("--shape '{}': {}", text, why)); };
   std::vector<uint64_t> dims;
   for (size_t begin = 0; begin <= text.size();) {
     const size_t end = std::min(text.find('x', begin), text.size());
@@ -161,7 +161,6 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {
-      Context context(options);
       std::vector<Entry> cases = {{"matmul", {512, 512, 512}},  {"matmul", {1024, 1024, 1024}},
                                   {"matmul", {64, 2048, 512}},  {"matmul", {32, 512, 512}},
                                   {"matmul", {1, 512, 512}},    {"matmul", {1, 2048, 512}},
@@ -169,7 +168,8 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       if (!shapes.empty()) cases.clear();
       for (const auto& text : shapes) cases.push_back(parse_shape(text));
       if (!only.empty()) std::erase_if(cases, [](const Entry& e) { return e.op != only; });
-      if (cases.empty()) throw Error("no benchmark case matches --op and --shape");
+      if (cases.empty()) throw UsageError("no benchmark case matches --op and --shape");
+      Context context(options);
       if (!json) {
         out("device: {} | tuning: {} | {} dispatches per submit, median of the second submit\n",
             context.info().name, context.tuning().name, repeat);

@@ -85,9 +85,9 @@ class Pending {
     std::string text;
     try {
       text = translated(0, lines_.size());
-    } catch (const Error&) {
-      // One sentence can fail the batch it shares with others (say, its numbers overflow): one line at a time,
-      // in order, prints the lines before it and names it.
+    } catch (const std::exception&) {
+      // One sentence can fail the batch it shares with others (its numbers overflow, its buffers do not fit):
+      // one line at a time, in order, prints the lines before it and names it.
       print_one_by_one();
     }
     write_output(text);
@@ -122,7 +122,7 @@ class Pending {
       std::string text;
       try {
         text = translated(i, i + 1);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         flush_output();
         throw Error(failure(i, e.what()));
       }

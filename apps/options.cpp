@@ -17,7 +17,8 @@ namespace {
 // An index too long for any machine's device count (stoul would throw out_of_range). Smaller indices
 // and names are checked against the devices found, when the context is created.
 std::string check_device(const std::string& value) {
-  const bool index = !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
+  const bool index =
+      !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
   if (index && value.size() > 9) return fmt::format("{} is not a device index (see `vkformer devices`)", value);
   return {};
 }

@@ -257,10 +257,12 @@ TEST_CASE("cli: bad options: one error naming the option, exit code 2", "[cli]")
       {.name = "VKFORMER_MODEL does not exist", .arguments = "translate hello",
        .error = {"/nonexistent-vkformer-model"}, .environment = "VKFORMER_MODEL=/nonexistent-vkformer-model"},
       {.name = "bench ops --op nosuch", .arguments = "bench ops --op nosuch", .exit_code = 2, .error = {"--op", "nosuch"}},
-      {.name = "bench ops --shape 0x0x0", .arguments = "bench ops --shape 0x0x0", .error = {"--shape", "positive"}},
+      {.name = "bench ops --shape 0x0x0", .arguments = "bench ops --shape 0x0x0", .exit_code = 2,
+       .error = {"--shape", "positive"}},
       {.name = "bench ops --shape too large", .arguments = "bench ops --shape 9999999x9999999x9999999",
-       .error = {"--shape", "2^28"}},
-      {.name = "bench ops --shape not numbers", .arguments = "bench ops --shape axb", .error = {"--shape 'axb'"}},
+       .exit_code = 2, .error = {"--shape", "2^28"}},
+      {.name = "bench ops --shape not numbers", .arguments = "bench ops --shape axb", .exit_code = 2,
+       .error = {"--shape 'axb'"}},
       {.name = "bench ops --repeat 0", .arguments = "bench ops --repeat 0", .exit_code = 2, .error = {"--repeat"}},
       {.name = "conformance --op nosuch", .arguments = "conformance --op nosuch", .exit_code = 2,
        .error = {"--op", "nosuch"}},
@@ -291,7 +293,9 @@ TEST_CASE("cli: damaged model files: one error naming the file and what is wrong
       {.name = "model.safetensors empty", .arguments = hello, .error = {"model.safetensors"},
        .damage = write_file("model.safetensors", "")},
       {.name = "model.safetensors truncated", .arguments = hello, .error = {"model.safetensors", "truncated"},
-       .damage = [](const fs::path& m) { fs::resize_file(m / "model.safetensors", fs::file_size(m / "model.safetensors") / 2); }},
+       .damage = [](const fs::path& m) {
+         fs::resize_file(m / "model.safetensors", fs::file_size(m / "model.safetensors") / 2);
+       }},
       {.name = "safetensors header size larger than the file", .arguments = hello, .error = {"model.safetensors"},
        .damage = write_file("model.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8))},
       {.name = "safetensors header not JSON", .arguments = hello, .error = {"model.safetensors", "header"},
@@ -309,7 +313,8 @@ TEST_CASE("cli: damaged model files: one error naming the file and what is wrong
        .damage = set_vocab(4000000000u)},
       {.name = "vocab.json id beyond the vocabulary", .arguments = hello, .error = {"vocab.json", "▁you", "500"},
        .damage = set_vocab(500)},
-      {.name = "vocab.json id given twice", .arguments = hello, .error = {"vocab.json", "4"}, .damage = set_vocab(4)},  // "▁th"
+      {.name = "vocab.json id given twice (4 is '▁th')", .arguments = hello, .error = {"vocab.json", "4"},
+       .damage = set_vocab(4)},
       {.name = "model.safetensors is a FIFO", .arguments = hello, .error = {"model.safetensors"},
        .damage = [](const fs::path& m) {
          fs::remove(m / "model.safetensors");
@@ -324,7 +329,9 @@ TEST_CASE("cli: damaged model files: one error naming the file and what is wrong
       {.name = "NaN in a weight", .arguments = hello, .error = {kFc1},
        .damage = edit_safetensors([](Safetensors& f) { f.set(kFc1, 3, 1, std::numeric_limits<float>::quiet_NaN()); })},
       {.name = "Inf in final_logits_bias", .arguments = hello, .error = {"final_logits_bias"},
-       .damage = edit_safetensors([](Safetensors& f) { f.set("final_logits_bias", 0, 1, std::numeric_limits<float>::infinity()); })},
+       .damage = edit_safetensors([](Safetensors& f) {
+         f.set("final_logits_bias", 0, 1, std::numeric_limits<float>::infinity());
+       })},
       {.name = "forced_eos_token_id outside the vocabulary", .arguments = hello, .error = {"forced_eos_token_id", "5000"},
        .damage = set_config("forced_eos_token_id", 5000)},
       {.name = "eos_token_id outside the vocabulary", .arguments = hello, .error = {"eos_token_id", "5000"},
@@ -424,7 +431,8 @@ TEST_CASE("cli: a numerical blow-up at run time is an error naming the line", "[
   const json g = vkformer::testing::read_test_json("tiny_relu_odd/golden.json");
   const std::string first = g["sources"][0], other = g["sources"][1];
   const auto overflow = edit_safetensors([](Safetensors& f) { f.set("model.shared.weight", 25 * 36, 36, 3e38f); });  // "Z"
-  const std::string arguments = fmt::format("translate --model {{model}} --max-length {}", g["greedy"]["max_length"].get<int>());
+  const std::string arguments =
+      fmt::format("translate --model {{model}} --max-length {}", g["greedy"]["max_length"].get<int>());
   for (const std::string beam : {"1", "4"}) {
     check({.name = "greedy and beam " + beam, .arguments = arguments + " --beam " + beam,
            .input = first + "\nZZZ\n" + other + "\n", .error = {"line 2:", "finite"},
