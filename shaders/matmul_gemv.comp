@@ -84,9 +84,10 @@ void main() {
   float acc[MAX_M];
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) acc[i] = 0.0;
   uint k = lane;
-  if (vec4_loads() && K_SPLIT == 1) {
-    const uint k4_end = p.K & ~3u;
-    for (k = 0; k < k4_end; k += 4) {
+  if (vec4_loads()) {
+    // Each invocation takes 4 consecutive k (K is a multiple of 4 here), its neighbours the next 4:
+    // 16-byte loads that together read whole rows of B, and a quarter of the loop trips.
+    for (k = 4 * lane; k < p.K; k += 4 * K_SPLIT) {
       const vec4 bv = load_b4((b_row + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
         if (i < rows) acc[i] += dot(load_a4((a_base + i * p.lda + k) / 4u), bv);

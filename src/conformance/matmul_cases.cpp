@@ -179,7 +179,7 @@ std::vector<Case> matmul_cases() {
     return l;
   };
   for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{16, 97, 36}, {32, 512, 512}, {24, 1000, 24},
-                                                                       {100, 37, 64}, {9, 2048, 512}}) {
+                                                                       {100, 37, 64}, {9, 2048, 512}, {40, 1200, 64}}) {
     layouts.push_back(forced(dense(m, n, k), MatmulKernel::gemv));
   }
   {

@@ -16,7 +16,7 @@ const std::vector<Tuning>& tuning_table() {
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
        .reduce_wg = 128, .attention_wg = 64},
       {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 8,
-       .matmul_tn = 8, .matmul_tile_k = 8, .matmul_min_blocks = 264, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 16, .gemv_max_m = 64,
+       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_min_blocks = 264, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
        .reduce_wg = 256, .attention_wg = 64},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
