@@ -37,9 +37,10 @@ if [[ -z $binary ]]; then
   fi
 fi
 vk=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
-if [[ -z $python ]]; then
-  python=python3
-  [[ -x tools/.venv/bin/python ]] && python=tools/.venv/bin/python
+if [[ -z $python ]]; then  # tools/.venv, else the first python3 with numpy (make_random_model.py needs it)
+  for python in tools/.venv/bin/python python3 /usr/bin/python3; do
+    "$python" -c "import numpy" 2>/dev/null && break
+  done
 fi
 has_torch=0 has_transformers=0 torch_device=cpu
 if "$python" -c "import torch" 2>/dev/null; then
