@@ -175,6 +175,12 @@ std::string long_line() {
   return line;
 }
 
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
+  return files;
+}
+
 const std::string kBadUtf8 = "bad \xff" "byte";
 const std::string kFc1 = "model.encoder.layers.0.fc1.weight";
 
@@ -406,22 +412,29 @@ TEST_CASE("cli: no driver and damaged pipeline caches", "[cli]") {
 
 TEST_CASE("cli: a damaged pipeline cache file is replaced by a valid one, with no temporary left", "[cli]") {
   const TempDir dir;
-  const std::string environment = "VKFORMER_CACHE_DIR=" + (dir.path() / "cache").string();
-  const std::string arguments = fmt::format("translate --model '{}/tiny_swish_shared' --beam 1 hello", VKFORMER_TEST_DATA);
+  const fs::path cache = dir.path() / "cache";
+  const std::string environment = "VKFORMER_CACHE_DIR=" + cache.string();
+  const std::string arguments =
+      fmt::format("translate --model '{}/tiny_swish_shared' --beam 1 hello", VKFORMER_TEST_DATA);
   REQUIRE(run_cli(arguments, "", environment).exit_code == 0);
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) files.push_back(entry.path());
+  const auto files = files_in(cache);
   REQUIRE(files.size() == 1);
   const std::string valid = read_file(files[0]);
   std::ofstream(files[0], std::ios::binary | std::ios::trunc) << std::string(valid.size(), '\x5a');
 
-  const CliResult result = run_cli(arguments, "", environment);
-  CHECK(result.exit_code == 0);
-  CHECK(result.err.empty());
-  std::vector<fs::path> after;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "cache")) after.push_back(entry.path());
-  CHECK(after == files);
+  const CliResult replaced = run_cli(arguments, "", environment);
+  CHECK(replaced.exit_code == 0);
+  CHECK(replaced.err.empty());
+  CHECK(files_in(cache) == files);
   CHECK(read_file(files[0]).substr(0, 32) == valid.substr(0, 32));  // the driver's header again
+
+  // A directory in its place cannot be replaced: the temporary written beside it is removed.
+  fs::remove(files[0]);
+  fs::create_directories(files[0] / "x");
+  const CliResult kept = run_cli(arguments, "", environment);
+  CHECK(kept.exit_code == 0);
+  CHECK(kept.err.empty());
+  CHECK(files_in(cache) == files);
 }
 
 // A sentence whose numbers overflow at run time (an embedding row of 3e38 in BF16, finite at load) must be
