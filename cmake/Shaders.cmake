@@ -1,26 +1,49 @@
 # Compiles each GLSL compute shader to SPIR-V with glslc, validates it with spirv-val, and embeds the words
-# in a static library. One generated .cpp per shader, so editing a shader rebuilds only that shader's
-# object; the registry (shader name -> words) is generated once from the list of names.
+# in a static library. One generated .cpp per shader (and per variant), so editing a shader rebuilds only
+# that shader's objects; the registry (shader name -> words) is generated once from the list of names.
+# Second builds of a shader with a preprocessor define, as shader:name:DEFINE. layer_norm without
+# subgroup arithmetic: a module that declares the capability is invalid on devices without it, even
+# where the code that uses it is never run.
+set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP)
+
+# Compiles `shader` as `name` (with -D`define` when given); appends to `sources` and `names`.
+macro(vkformer_compile_shader shader name define)
+  set(spv ${generated_dir}/${name}.spv)
+  set(cpp ${generated_dir}/${name}.spv.cpp)
+  set(define_flag "")
+  if(NOT "${define}" STREQUAL "")
+    set(define_flag -D${define})
+  endif()
+  add_custom_command(
+    OUTPUT ${cpp}
+    COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${CMAKE_SOURCE_DIR}/shaders/include -MD -MF ${spv}.d -o ${spv} ${shader}
+    COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
+    COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${CMAKE_SOURCE_DIR}/cmake/spirv_to_cpp.cmake
+    MAIN_DEPENDENCY ${shader}
+    DEPFILE ${spv}.d
+    COMMENT "Compiling shader ${name}"
+    VERBATIM)
+  list(APPEND sources ${cpp})
+  list(APPEND names ${name})
+endmacro()
+
 function(vkformer_embed_shaders target)
   set(generated_dir ${CMAKE_BINARY_DIR}/shaders)
   file(MAKE_DIRECTORY ${generated_dir})
   set(sources "")
   set(names "")
   foreach(shader ${ARGN})
-    get_filename_component(name ${shader} NAME_WE)
-    set(spv ${generated_dir}/${name}.spv)
-    set(cpp ${generated_dir}/${name}.spv.cpp)
-    add_custom_command(
-      OUTPUT ${cpp}
-      COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror -I ${CMAKE_SOURCE_DIR}/shaders/include -MD -MF ${spv}.d -o ${spv} ${shader}
-      COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
-      COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${CMAKE_SOURCE_DIR}/cmake/spirv_to_cpp.cmake
-      MAIN_DEPENDENCY ${shader}
-      DEPFILE ${spv}.d
-      COMMENT "Compiling shader ${name}.comp"
-      VERBATIM)
-    list(APPEND sources ${cpp})
-    list(APPEND names ${name})
+    get_filename_component(base ${shader} NAME_WE)
+    vkformer_compile_shader(${shader} ${base} "")
+    foreach(variant ${VKFORMER_SHADER_VARIANTS})
+      string(REPLACE ":" ";" fields ${variant})
+      list(GET fields 0 variant_of)
+      list(GET fields 1 variant_name)
+      list(GET fields 2 variant_define)
+      if(variant_of STREQUAL base)
+        vkformer_compile_shader(${shader} ${variant_name} ${variant_define})
+      endif()
+    endforeach()
   endforeach()
   set(registry ${generated_dir}/registry.cpp)
   set(decls "")

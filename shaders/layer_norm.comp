@@ -6,10 +6,14 @@
 // workgroup has several subgroups (on CPU drivers a workgroup is one subgroup: no barriers). `out` may
 // alias `x` or `residual`: every element is read and written by the same invocation, reads first.
 // With VEC4, reads go through vec4 texel views (vector gathers on CPU drivers) and writes are vec4.
+// Built twice (cmake/Shaders.cmake): layer_norm, and layer_norm_nosubgroup with NO_SUBGROUP defined,
+// which sums through shared memory alone and declares no subgroup capability, so that it is valid on
+// devices without subgroup arithmetic in compute shaders.
+#ifndef NO_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : enable
+#endif
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;  // cols and offsets are multiples of 4
-layout(constant_id = 2) const bool SUBGROUP_SUM = true;  // the device has subgroup arithmetic
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Residual { float residual[]; };
@@ -50,17 +54,17 @@ float value(uint row, uint k, float shift) {
 
 // Sum over the workgroup; works for sizes that are not powers of two.
 float workgroup_sum(float mine) {
+#ifndef NO_SUBGROUP
+  const float sum = subgroupAdd(mine);
+  if (gl_NumSubgroups == 1u) return sum;
+  if (subgroupElect()) partial[gl_SubgroupID] = sum;
+  barrier();
+  float total = 0.0;
+  for (uint i = 0; i < gl_NumSubgroups; ++i) total += partial[i];
+  barrier();  // partial[] is reused by the next call
+  return total;
+#else
   const uint tid = gl_LocalInvocationID.x;
-  if (SUBGROUP_SUM) {
-    const float sum = subgroupAdd(mine);
-    if (gl_NumSubgroups == 1u) return sum;
-    if (subgroupElect()) partial[gl_SubgroupID] = sum;
-    barrier();
-    float total = 0.0;
-    for (uint i = 0; i < gl_NumSubgroups; ++i) total += partial[i];
-    barrier();  // partial[] is reused by the next call
-    return total;
-  }
   partial[tid] = mine;
   barrier();
   for (uint n = WG; n > 1u;) {
@@ -72,6 +76,7 @@ float workgroup_sum(float mine) {
   const float total = partial[0];
   barrier();
   return total;
+#endif
 }
 
 void main() {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <vulkan/vulkan.hpp>
@@ -23,6 +24,14 @@ struct ContextOptions {
   bool pipeline_cache = true;   // persisted under $XDG_CACHE_HOME/vkformer (or VKFORMER_CACHE_DIR)
 };
 
+// The instance extensions vkformer enables, from those the loader offers: VK_EXT_debug_utils, and
+// VK_KHR_portability_enumeration with its create flag (without both the loader hides MoltenVK).
+struct InstanceExtensions {
+  std::vector<std::string> names;
+  bool enumerate_portability = false;
+};
+InstanceExtensions choose_instance_extensions(const std::vector<std::string>& offered);
+
 // Creates the loader's instance alone, for listing devices without opening one.
 class Instance {
  public:
@@ -34,17 +43,24 @@ class Instance {
   vk::Instance handle() const { return instance_; }
   bool validation() const { return validation_; }
   bool debug_utils() const { return debug_utils_; }
-  // Validation messages of severity warning or error seen so far (each is also printed to stderr).
+  const InstanceExtensions& extensions() const { return extensions_; }
+  // With validation: messages of severity warning or error seen so far, of every type (validation,
+  // performance, general: the loader's too), from vkCreateInstance on. Each is also printed to stderr.
   uint32_t validation_messages() const { return messages_.load(); }
 
  private:
   vk::Instance instance_;
   vk::DebugUtilsMessengerEXT messenger_;
+  InstanceExtensions extensions_;
   bool validation_ = false;
   bool debug_utils_ = false;
   std::atomic<uint32_t> messages_{0};
   friend struct InstanceCallbacks;
 };
+
+// What the embedded SPIR-V `shader` declares that `device`, opened as Context opens it (no optional
+// features), cannot run: one line per capability; empty when it can.
+std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device);
 
 // One logical device with one compute queue: owns kernels (pipelines), the pipeline cache and the
 // command pool. Not thread-safe: one host thread drives a Context.

@@ -7,9 +7,17 @@
 
 namespace vkformer {
 
+// Defined in vulkan_beta.h, which needs VK_ENABLE_BETA_EXTENSIONS: named here instead.
+inline constexpr const char* kPortabilitySubsetExtension = "VK_KHR_portability_subset";
+
 struct MemoryHeapInfo {
   uint64_t size = 0;
   bool device_local = false;
+  bool host_visible = false;  // some memory type on this heap can be mapped
+  // VK_EXT_memory_budget: what this process may allocate here before the driver must page, and what it
+  // (with everything else on the device, where the driver counts it) uses now. 0 without the extension.
+  uint64_t budget = 0;
+  uint64_t usage = 0;
 };
 
 // What the runtime and the tuning table need to know about a physical device.
@@ -21,10 +29,12 @@ struct DeviceInfo {
   vk::PhysicalDeviceType type = vk::PhysicalDeviceType::eOther;
   std::string driver_name;
   std::string driver_info;
-  uint32_t api_version = 0;
+  uint32_t api_version = 0;         // what the device reports
+  uint32_t usable_api_version = 0;  // the lower of that and the instance's: what may be queried and used
   uint32_t subgroup_size = 0;
   uint32_t min_subgroup_size = 0;
   uint32_t max_subgroup_size = 0;
+  vk::SubgroupFeatureFlags subgroup_operations;  // empty unless compute shaders have subgroups
   bool subgroup_arithmetic = false;  // subgroupAdd and friends in compute shaders
   uint32_t shared_memory_bytes = 0;
   uint32_t max_workgroup_invocations = 0;
@@ -34,13 +44,23 @@ struct DeviceInfo {
   uint64_t max_texel_buffer_elements = 0;
   uint64_t max_allocation_size = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
+  uint32_t max_storage_buffers_per_stage = 0;  // maxPerStageDescriptorStorageBuffers
+  uint32_t max_sampled_images_per_stage = 0;   // maxPerStageDescriptorSampledImages: uniform texel buffers count here
+  uint32_t max_resources_per_stage = 0;        // maxPerStageResources
   uint32_t max_push_constants_bytes = 0;
   float timestamp_period_ns = 0;
   uint32_t timestamp_valid_bits = 0;
+  // Reported only: no shader uses them, so the device is opened without them.
   bool shader_float16 = false;
   bool storage_buffer_16bit = false;
   bool f16_texel_buffers = false;  // R16G16B16A16_SFLOAT uniform texel buffers (--precision f16)
-  bool unified_memory = false;  // some memory type is both device-local and host-visible (CPU, iGPU, ReBAR)
+  bool portability_subset = false;  // VK_KHR_portability_subset (MoltenVK): must be enabled when present
+  // A CPU driver or integrated GPU with a device-local, host-visible type: all its memory is system memory.
+  bool unified_memory = false;
+  // A discrete GPU that maps a large (> 256 MiB) part of its own memory to the host (resizable BAR or
+  // a large BAR): device-local and host-visible, but not system memory, so not unified.
+  bool resizable_bar = false;
+  bool memory_budget = false;  // VK_EXT_memory_budget: heaps carry budget and usage
   std::vector<MemoryHeapInfo> heaps;
 
   std::string vendor_name() const;
@@ -48,7 +68,18 @@ struct DeviceInfo {
   std::string api_version_string() const;
 };
 
+// Fills `info.heaps` (sizes, device-local, host-visible) and sets unified_memory and resizable_bar from
+// the device type (set before) and its memory properties.
+void classify_memory(DeviceInfo& info, const vk::PhysicalDeviceMemoryProperties& memory);
+
+// The Vulkan version vkformer asks the instance for, lowered to what the loader offers.
+uint32_t instance_api_version();
+
 std::vector<DeviceInfo> describe_devices(vk::Instance instance);
+
+// The device extensions a Context enables: only VK_KHR_portability_subset, which the spec requires
+// wherever it is offered.
+std::vector<const char*> device_extensions(const DeviceInfo& device);
 
 // Picks a device: `selector` (index or case-insensitive name substring) if given, else VKFORMER_DEVICE,
 // else the best type (discrete > integrated > virtual > CPU). Throws Error if nothing matches.

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vkformer/device_info.hpp"
@@ -30,7 +31,28 @@ struct Tuning {
 };
 
 const std::vector<Tuning>& tuning_table();
-// `name` (or VKFORMER_TUNING when empty) picks an entry; otherwise it is chosen from the vendor/type.
-const Tuning& choose_tuning(const DeviceInfo& device, const std::string& name);
+
+// Descriptors a shader binds (its op in src/ops/ sets them); Context::kernel checks every pipeline
+// against this table, so the limits below are checked against what the kernels really bind.
+struct KernelBindings {
+  std::string_view shader;
+  uint32_t storage_buffers = 0;
+  uint32_t texel_buffers = 0;  // uniform texel buffers: they count against maxPerStageDescriptorSampledImages
+};
+const std::vector<KernelBindings>& kernel_bindings();
+
+// One line per device limit that `tuning`'s kernels exceed (workgroup size and invocations, shared
+// memory, descriptors per stage), naming the kernel and the limit; empty when it fits.
+std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& device);
+
+struct TuningChoice {
+  const Tuning* tuning = nullptr;
+  std::string fallback;  // why the device's usual entry was not taken; empty when it was
+};
+
+// `name` (or VKFORMER_TUNING when empty) picks an entry, and is an error naming the limit when it does
+// not fit the device. Otherwise the entry for the vendor/type, or 'generic' when that does not fit:
+// generic fits the minimum limits of every conformant device. Throws when nothing fits.
+TuningChoice choose_tuning(const DeviceInfo& device, const std::string& name);
 
 }  // namespace vkformer

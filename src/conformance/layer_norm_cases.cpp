@@ -19,6 +19,7 @@ struct Shape {
   bool residual = false;
   float offset = 0.0f;  // added to x: rows of 1e3 ± 1 test the stability of mean and variance
   bool in_place = false;
+  LayerNormSums sums = LayerNormSums::automatic;
 };
 }  // namespace
 
@@ -59,10 +60,12 @@ static Result run_layer_norm(Context& context, const Shape& s) {
   Sequence sequence(context, "conformance layer_norm", true);
   sequence.begin();
   record_layer_norm(sequence, context, {&x_buffer, kGuard}, s.residual ? View{&residual_buffer, kGuard} : View{},
-                    {&gamma_buffer, kGuard}, {&beta_buffer, kGuard}, {&result, kGuard}, s.rows, s.cols, float(eps));
+                    {&gamma_buffer, kGuard}, {&beta_buffer, kGuard}, {&result, kGuard}, s.rows, s.cols, float(eps),
+                    "layer_norm", s.sums);
   sequence.end();
   context.submit_and_wait({sequence.command_buffer()});
-  std::string op = s.residual ? "layer_norm+res" : "layer_norm";
+  std::string op(layer_norm_shader(context.info(), s.sums));  // the variant that ran
+  if (s.residual) op += "+res";
   if (s.in_place) op += " inplace";
   const bool rounded_sum = s.residual && s.offset != 0.0f;
   return finish(op, fmt::format("{}x{} {:+g}", s.rows, s.cols, s.offset), compare_guarded(result, expected),
@@ -79,6 +82,12 @@ std::vector<Case> layer_norm_cases() {
     shapes.push_back({.rows = 4, .cols = cols, .residual = true, .in_place = true});
   }
   shapes.push_back({.rows = 70, .cols = 512, .residual = true, .offset = -250.0f});
+  // The variant for devices without subgroup arithmetic (automatic takes subgroups on lavapipe).
+  for (uint32_t cols : {1u, 7u, 512u, 1023u}) {
+    shapes.push_back({.rows = 5, .cols = cols, .residual = true, .sums = LayerNormSums::shared_memory});
+    shapes.push_back({.rows = 3, .cols = cols, .offset = 1e3f, .sums = LayerNormSums::shared_memory});
+  }
+  shapes.push_back({.rows = 4, .cols = 4096, .residual = true, .in_place = true, .sums = LayerNormSums::shared_memory});
   std::vector<Case> cases;
   for (const auto& shape : shapes) {
     cases.push_back(

@@ -1,5 +1,8 @@
 #include "vkformer/context.hpp"
 
+#include <algorithm>
+#include <bit>
+
 #include <fmt/format.h>
 
 #include "vkformer/error.hpp"
@@ -21,6 +24,60 @@ static uint32_t choose_queue_family(vk::PhysicalDevice physical) {
   return *any_compute;
 }
 
+namespace {
+constexpr uint32_t kOpCapability = 17;
+
+// The subgroup operations that each GroupNonUniform* capability (61..68) needs in compute shaders.
+vk::SubgroupFeatureFlags subgroup_operation(uint32_t capability) {
+  using Op = vk::SubgroupFeatureFlagBits;
+  switch (capability) {
+    case 61: return Op::eBasic;
+    case 62: return Op::eVote;
+    case 63: return Op::eArithmetic;
+    case 64: return Op::eBallot;
+    case 65: return Op::eShuffle;
+    case 66: return Op::eShuffleRelative;
+    case 67: return Op::eClustered;
+    case 68: return Op::eQuad;
+    default: return {};
+  }
+}
+
+std::string describe_capability(uint32_t capability) {
+  if (const auto op = subgroup_operation(capability)) {
+    return fmt::format("subgroup capability {} ({} in compute shaders), which the device lacks", capability,
+                       vk::to_string(op));
+  }
+  return fmt::format("capability {}, which needs a device feature that vkformer does not enable", capability);
+}
+}  // namespace
+
+std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device) {
+  const auto words = shaders::find(shader);
+  std::vector<std::string> missing;
+  // OpCapability instructions open the module, after the 5-word header.
+  for (size_t at = 5; at < words.size() && (words[at] & 0xffff) == kOpCapability; at += words[at] >> 16) {
+    const uint32_t capability = words[at + 1];
+    constexpr uint32_t kShader = 1, kSampledBuffer = 46;  // core Vulkan 1.0: no feature needed
+    if (capability == kShader || capability == kSampledBuffer) continue;
+    const auto op = subgroup_operation(capability);
+    if (op && (device.subgroup_operations & op) == op) continue;
+    missing.push_back(describe_capability(capability));
+  }
+  return missing;
+}
+
+// The spec's bindings must be those kernel_bindings() lists, which the tuning was checked against.
+static void check_bindings(const KernelSpec& spec) {
+  const uint32_t texel = uint32_t(std::popcount(spec.texel_bindings));
+  const auto& table = kernel_bindings();
+  const auto entry = std::find_if(table.begin(), table.end(), [&](const auto& k) { return k.shader == spec.shader; });
+  if (entry == table.end() || entry->storage_buffers != spec.bindings - texel || entry->texel_buffers != texel) {
+    throw Error(fmt::format("shader '{}' binds {} storage and {} texel buffers, which kernel_bindings() in "
+                            "src/runtime/tuning.cpp does not say", spec.shader, spec.bindings - texel, texel));
+  }
+}
+
 Context::Context(const ContextOptions& options)
     : instance_(std::make_unique<Instance>(options.validation)) {
   const auto devices = describe_devices(instance_->handle());
@@ -31,7 +88,7 @@ Context::Context(const ContextOptions& options)
                             info_.api_version_string()));
   }
   physical_ = instance_->handle().enumeratePhysicalDevices()[index];
-  tuning_ = choose_tuning(info_, options.tuning);
+  tuning_ = *choose_tuning(info_, options.tuning).tuning;
   memory_properties_ = physical_.getMemoryProperties();
   queue_family_ = choose_queue_family(physical_);
   info_.timestamp_valid_bits = physical_.getQueueFamilyProperties()[queue_family_].timestampValidBits;
@@ -39,14 +96,13 @@ Context::Context(const ContextOptions& options)
   const float priority = 1.0f;
   vk::DeviceQueueCreateInfo queue_info{.queueFamilyIndex = queue_family_, .queueCount = 1,
                                        .pQueuePriorities = &priority};
-  vk::PhysicalDeviceVulkan11Features features11{.storageBuffer16BitAccess = info_.storage_buffer_16bit};
-  vk::PhysicalDeviceVulkan12Features features12{.pNext = &features11, .shaderFloat16 = info_.shader_float16};
-  vk::PhysicalDeviceFeatures2 features{.pNext = &features12};
-  const bool has_12 = info_.api_version >= VK_API_VERSION_1_2;
+  // No optional feature: the shaders need none (Context::kernel refuses a capability that would).
+  const auto extensions = device_extensions(info_);
   try {
-    device_ = physical_.createDevice({.pNext = has_12 ? &features : nullptr,
-                                      .queueCreateInfoCount = 1,
-                                      .pQueueCreateInfos = &queue_info});
+    device_ = physical_.createDevice({.queueCreateInfoCount = 1,
+                                      .pQueueCreateInfos = &queue_info,
+                                      .enabledExtensionCount = uint32_t(extensions.size()),
+                                      .ppEnabledExtensionNames = extensions.data()});
   } catch (const vk::SystemError& e) {
     throw Error(fmt::format("cannot open Vulkan device '{}': {}", info_.name, e.what()));
   }
@@ -79,6 +135,11 @@ const Kernel& Context::kernel(const KernelSpec& spec) {
   if (auto found = kernels_.find(key); found != kernels_.end()) return *found->second;
 
   const auto words = shaders::find(spec.shader);
+  check_bindings(spec);
+  if (const auto missing = missing_capabilities(spec.shader, info_); !missing.empty()) {
+    throw Error(fmt::format("shader '{}' cannot run on device '{}': it declares {}", spec.shader, info_.name,
+                            missing.front()));
+  }
   auto kernel = std::make_unique<Kernel>();
   kernel->spec = spec;
   std::vector<vk::DescriptorSetLayoutBinding> bindings;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -38,6 +39,102 @@ std::string DeviceInfo::api_version_string() const {
                      VK_API_VERSION_PATCH(api_version));
 }
 
+uint32_t instance_api_version() {
+  // Loaders before 1.1 lack vkEnumerateInstanceVersion; their instances are 1.0.
+  if (!VULKAN_HPP_DEFAULT_DISPATCHER.vkEnumerateInstanceVersion) return VK_API_VERSION_1_0;
+  return std::min<uint32_t>(vk::enumerateInstanceVersion(), VK_API_VERSION_1_2);
+}
+
+std::vector<const char*> device_extensions(const DeviceInfo& device) {
+  if (device.portability_subset) return {kPortabilitySubsetExtension};
+  return {};
+}
+
+void classify_memory(DeviceInfo& info, const vk::PhysicalDeviceMemoryProperties& memory) {
+  using Flags = vk::MemoryPropertyFlagBits;
+  info.heaps.clear();
+  for (uint32_t i = 0; i < memory.memoryHeapCount; ++i) {
+    info.heaps.push_back({.size = memory.memoryHeaps[i].size,
+                          .device_local = bool(memory.memoryHeaps[i].flags & vk::MemoryHeapFlagBits::eDeviceLocal)});
+  }
+  const bool system_memory = info.type == vk::PhysicalDeviceType::eCpu ||
+                             info.type == vk::PhysicalDeviceType::eIntegratedGpu;
+  constexpr uint64_t kSmallBar = 256ull << 20;  // the classic PCI BAR window of discrete GPUs
+  for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+    const auto flags = memory.memoryTypes[i].propertyFlags;
+    auto& heap = info.heaps[memory.memoryTypes[i].heapIndex];
+    if (!(flags & Flags::eHostVisible)) continue;
+    heap.host_visible = true;
+    if (!(flags & Flags::eDeviceLocal)) continue;
+    if (system_memory) info.unified_memory = true;
+    if (info.type == vk::PhysicalDeviceType::eDiscreteGpu && heap.device_local && heap.size > kSmallBar) {
+      info.resizable_bar = true;
+    }
+  }
+}
+
+namespace {
+
+struct Extensions {
+  std::vector<vk::ExtensionProperties> list;
+  bool has(std::string_view name) const {
+    return std::any_of(list.begin(), list.end(), [&](const auto& e) { return name == e.extensionName.data(); });
+  }
+};
+
+void describe_limits(DeviceInfo& info, const vk::PhysicalDeviceLimits& limits) {
+  info.shared_memory_bytes = limits.maxComputeSharedMemorySize;
+  info.max_workgroup_invocations = limits.maxComputeWorkGroupInvocations;
+  for (int i = 0; i < 3; ++i) {
+    info.max_workgroup_size[i] = limits.maxComputeWorkGroupSize[i];
+    info.max_workgroup_count[i] = limits.maxComputeWorkGroupCount[i];
+  }
+  info.max_storage_buffer_range = limits.maxStorageBufferRange;
+  info.max_texel_buffer_elements = limits.maxTexelBufferElements;
+  info.min_storage_buffer_offset_alignment = limits.minStorageBufferOffsetAlignment;
+  info.max_storage_buffers_per_stage = limits.maxPerStageDescriptorStorageBuffers;
+  info.max_sampled_images_per_stage = limits.maxPerStageDescriptorSampledImages;
+  info.max_resources_per_stage = limits.maxPerStageResources;
+  info.max_push_constants_bytes = limits.maxPushConstantsSize;
+  info.timestamp_period_ns = limits.timestampPeriod;
+}
+
+// Core structs only up to the usable version; below it, the extension that provides the same struct.
+void describe_versioned(DeviceInfo& info, vk::PhysicalDevice physical, const Extensions& extensions) {
+  const bool v12 = info.usable_api_version >= VK_API_VERSION_1_2;
+  if (v12 || extensions.has(VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME)) {
+    auto chain = physical.getProperties2<vk::PhysicalDeviceProperties2, vk::PhysicalDeviceDriverProperties>();
+    const auto& driver = chain.get<vk::PhysicalDeviceDriverProperties>();
+    info.driver_name = driver.driverName.data();
+    info.driver_info = driver.driverInfo.data();
+  }
+  if (v12 || extensions.has(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME)) {
+    auto chain = physical.getFeatures2<vk::PhysicalDeviceFeatures2, vk::PhysicalDeviceShaderFloat16Int8Features>();
+    info.shader_float16 = chain.get<vk::PhysicalDeviceShaderFloat16Int8Features>().shaderFloat16;
+  }
+  // The subgroup size range is core only in 1.3, which the instance does not ask for.
+  if (extensions.has(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME)) {
+    auto chain = physical.getProperties2<vk::PhysicalDeviceProperties2, vk::PhysicalDeviceSubgroupSizeControlPropertiesEXT>();
+    const auto& control = chain.get<vk::PhysicalDeviceSubgroupSizeControlPropertiesEXT>();
+    info.min_subgroup_size = control.minSubgroupSize;
+    info.max_subgroup_size = control.maxSubgroupSize;
+  }
+}
+
+void describe_memory(DeviceInfo& info, vk::PhysicalDevice physical) {
+  auto chain = physical.getMemoryProperties2<vk::PhysicalDeviceMemoryProperties2,
+                                             vk::PhysicalDeviceMemoryBudgetPropertiesEXT>();
+  if (!info.memory_budget) chain.unlink<vk::PhysicalDeviceMemoryBudgetPropertiesEXT>();
+  classify_memory(info, chain.get<vk::PhysicalDeviceMemoryProperties2>().memoryProperties);
+  if (!info.memory_budget) return;
+  const auto& budget = chain.get<vk::PhysicalDeviceMemoryBudgetPropertiesEXT>();
+  for (size_t i = 0; i < info.heaps.size(); ++i) {
+    info.heaps[i].budget = budget.heapBudget[i];
+    info.heaps[i].usage = budget.heapUsage[i];
+  }
+}
+}  // namespace
+
 static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
   DeviceInfo info;
   info.index = index;
@@ -49,48 +146,25 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
   info.device_id = props.deviceID;
   info.type = props.deviceType;
   info.api_version = props.apiVersion;
+  info.usable_api_version = std::min(props.apiVersion, instance_api_version());
   const auto& subgroup = chain.get<vk::PhysicalDeviceSubgroupProperties>();
   info.subgroup_size = subgroup.subgroupSize;
-  info.subgroup_arithmetic = (subgroup.supportedStages & vk::ShaderStageFlagBits::eCompute) &&
-                             (subgroup.supportedOperations & vk::SubgroupFeatureFlagBits::eArithmetic);
+  if (subgroup.supportedStages & vk::ShaderStageFlagBits::eCompute) info.subgroup_operations = subgroup.supportedOperations;
+  info.subgroup_arithmetic = bool(info.subgroup_operations & vk::SubgroupFeatureFlagBits::eBasic) &&
+                             bool(info.subgroup_operations & vk::SubgroupFeatureFlagBits::eArithmetic);
   info.min_subgroup_size = info.max_subgroup_size = info.subgroup_size;
-  info.shared_memory_bytes = props.limits.maxComputeSharedMemorySize;
-  info.max_workgroup_invocations = props.limits.maxComputeWorkGroupInvocations;
-  for (int i = 0; i < 3; ++i) {
-    info.max_workgroup_size[i] = props.limits.maxComputeWorkGroupSize[i];
-    info.max_workgroup_count[i] = props.limits.maxComputeWorkGroupCount[i];
-  }
-  info.max_storage_buffer_range = props.limits.maxStorageBufferRange;
-  info.max_texel_buffer_elements = props.limits.maxTexelBufferElements;
+  describe_limits(info, props.limits);
   info.max_allocation_size = chain.get<vk::PhysicalDeviceMaintenance3Properties>().maxMemoryAllocationSize;
-  info.min_storage_buffer_offset_alignment = props.limits.minStorageBufferOffsetAlignment;
-  info.max_push_constants_bytes = props.limits.maxPushConstantsSize;
-  info.timestamp_period_ns = props.limits.timestampPeriod;
 
   info.f16_texel_buffers = bool(physical.getFormatProperties(vk::Format::eR16G16B16A16Sfloat).bufferFeatures &
                                 vk::FormatFeatureFlagBits::eUniformTexelBuffer);
-  const auto extensions = physical.enumerateDeviceExtensionProperties();
-  auto has_extension = [&](std::string_view name) {
-    return std::any_of(extensions.begin(), extensions.end(),
-                       [&](const vk::ExtensionProperties& e) { return name == e.extensionName.data(); });
-  };
-  if (props.apiVersion >= VK_API_VERSION_1_2) {
-    auto chain12 = physical.getProperties2<vk::PhysicalDeviceProperties2, vk::PhysicalDeviceDriverProperties>();
-    const auto& driver = chain12.get<vk::PhysicalDeviceDriverProperties>();
-    info.driver_name = driver.driverName.data();
-    info.driver_info = driver.driverInfo.data();
-    auto features = physical.getFeatures2<vk::PhysicalDeviceFeatures2, vk::PhysicalDeviceVulkan11Features,
-                                          vk::PhysicalDeviceVulkan12Features>();
-    info.shader_float16 = features.get<vk::PhysicalDeviceVulkan12Features>().shaderFloat16;
-    info.storage_buffer_16bit = features.get<vk::PhysicalDeviceVulkan11Features>().storageBuffer16BitAccess;
-  }
-  if (props.apiVersion >= VK_API_VERSION_1_3 || has_extension(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME)) {
-    auto chain13 = physical.getProperties2<vk::PhysicalDeviceProperties2,
-                                           vk::PhysicalDeviceSubgroupSizeControlProperties>();
-    const auto& control = chain13.get<vk::PhysicalDeviceSubgroupSizeControlProperties>();
-    info.min_subgroup_size = control.minSubgroupSize;
-    info.max_subgroup_size = control.maxSubgroupSize;
-  }
+  info.storage_buffer_16bit = physical.getFeatures2<vk::PhysicalDeviceFeatures2, vk::PhysicalDevice16BitStorageFeatures>()
+                                  .get<vk::PhysicalDevice16BitStorageFeatures>()
+                                  .storageBuffer16BitAccess;
+  const Extensions extensions{physical.enumerateDeviceExtensionProperties()};
+  info.portability_subset = extensions.has(kPortabilitySubsetExtension);
+  info.memory_budget = extensions.has(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  describe_versioned(info, physical, extensions);
 
   const auto families = physical.getQueueFamilyProperties();
   for (const auto& family : families) {
@@ -99,20 +173,7 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
       break;
     }
   }
-
-  const auto memory = physical.getMemoryProperties();
-  for (uint32_t i = 0; i < memory.memoryHeapCount; ++i) {
-    info.heaps.push_back({memory.memoryHeaps[i].size,
-                          bool(memory.memoryHeaps[i].flags & vk::MemoryHeapFlagBits::eDeviceLocal)});
-  }
-  const bool unified_type = info.type == vk::PhysicalDeviceType::eCpu ||
-                            info.type == vk::PhysicalDeviceType::eIntegratedGpu;
-  for (uint32_t i = 0; i < memory.memoryTypeCount && unified_type; ++i) {
-    const auto flags = memory.memoryTypes[i].propertyFlags;
-    if ((flags & vk::MemoryPropertyFlagBits::eDeviceLocal) && (flags & vk::MemoryPropertyFlagBits::eHostVisible)) {
-      info.unified_memory = true;
-    }
-  }
+  describe_memory(info, physical);
   return info;
 }
 

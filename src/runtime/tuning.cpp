@@ -35,31 +35,130 @@ const std::vector<Tuning>& tuning_table() {
   return table;
 }
 
-const Tuning& choose_tuning(const DeviceInfo& device, const std::string& name) {
+const std::vector<KernelBindings>& kernel_bindings() {
+  static const std::vector<KernelBindings> table{
+      {"matmul", 4, 2},         {"matmul_tiled", 4, 2}, {"matmul_gemv", 4, 2}, {"layer_norm", 6, 4},
+      {"layer_norm_nosubgroup", 6, 4}, {"attention", 6, 3}, {"attention_wg", 6, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
+      {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 0},
+  };
+  return table;
+}
+
+namespace {
+// A kernel's workgroup shape and shared memory under a tuning, as its shader declares them.
+struct KernelNeeds {
+  std::string_view kernel;
+  uint32_t x = 1, y = 1;
+  uint64_t shared_bytes = 0;
+};
+
+std::vector<KernelNeeds> kernel_needs(const Tuning& t) {
+  constexpr uint64_t kFloat = sizeof(float);
+  std::vector<KernelNeeds> needs;
+  if (t.matmul_tiled) {
+    // vec4 tile_a[TILE_K * (BM / 4 + 1)] and tile_b[TILE_K * (BN / 4 + 1)] in matmul_tiled.comp.
+    const uint64_t bm = t.matmul_wg_y * t.matmul_tm, bn = t.matmul_wg_x * t.matmul_tn;
+    const uint64_t vec4s = t.matmul_tile_k * (bm / 4 + 1 + bn / 4 + 1);
+    needs.push_back({"matmul_tiled", t.matmul_wg_x, t.matmul_wg_y, 4 * kFloat * vec4s});
+  } else {
+    needs.push_back({"matmul", t.matmul_wg_x, t.matmul_wg_y, 0});
+  }
+  // partial[WG * MAX_M] with k-splitting (matmul.cpp halves MAX_M to fit, but gemv_rows is what it is tuned for).
+  needs.push_back({"matmul_gemv", t.gemv_wg, 1, t.gemv_k_split > 1 ? kFloat * t.gemv_wg * t.gemv_rows : kFloat});
+  // topk.comp holds three WG-sized arrays, the most of the row reductions (softmax and argmax two, layer_norm one).
+  needs.push_back({"row reductions (softmax, layer_norm, argmax, topk, attention, elementwise, embed_position)",
+                   t.reduce_wg, 1, 3 * kFloat * t.reduce_wg});
+  // attention.cpp takes attention_wg only where its shared memory fits, so only the workgroup is checked.
+  if (t.attention_wg) needs.push_back({"attention_wg", t.attention_wg, 1, 0});
+  return needs;
+}
+
+void check_kernel(const KernelNeeds& k, const DeviceInfo& d, std::vector<std::string>& misfits) {
+  if (k.x > d.max_workgroup_size[0] || k.y > d.max_workgroup_size[1]) {
+    misfits.push_back(fmt::format("{}: workgroup {}x{} exceeds maxComputeWorkGroupSize {}x{}", k.kernel, k.x, k.y,
+                                  d.max_workgroup_size[0], d.max_workgroup_size[1]));
+  }
+  if (uint64_t(k.x) * k.y > d.max_workgroup_invocations) {
+    misfits.push_back(fmt::format("{}: {} invocations per workgroup exceed maxComputeWorkGroupInvocations {}",
+                                  k.kernel, k.x * k.y, d.max_workgroup_invocations));
+  }
+  if (k.shared_bytes > d.shared_memory_bytes) {
+    misfits.push_back(fmt::format("{}: {} bytes of shared memory exceed maxComputeSharedMemorySize {}", k.kernel,
+                                  k.shared_bytes, d.shared_memory_bytes));
+  }
+}
+
+void check_bindings(const KernelBindings& k, const DeviceInfo& d, std::vector<std::string>& misfits) {
+  if (k.storage_buffers > d.max_storage_buffers_per_stage) {
+    misfits.push_back(fmt::format("{}: {} storage buffers exceed maxPerStageDescriptorStorageBuffers {}", k.shader,
+                                  k.storage_buffers, d.max_storage_buffers_per_stage));
+  }
+  if (k.texel_buffers > d.max_sampled_images_per_stage) {
+    misfits.push_back(fmt::format("{}: {} uniform texel buffers exceed maxPerStageDescriptorSampledImages {}",
+                                  k.shader, k.texel_buffers, d.max_sampled_images_per_stage));
+  }
+  if (k.storage_buffers + k.texel_buffers > d.max_resources_per_stage) {
+    misfits.push_back(fmt::format("{}: {} descriptors exceed maxPerStageResources {}", k.shader,
+                                  k.storage_buffers + k.texel_buffers, d.max_resources_per_stage));
+  }
+}
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string joined;
+  for (const auto& line : lines) joined += (joined.empty() ? "" : "; ") + line;
+  return joined;
+}
+
+const Tuning* find_tuning(const std::string& name) {
+  for (const auto& tuning : tuning_table()) {
+    if (tuning.name == name) return &tuning;
+  }
+  return nullptr;
+}
+
+std::string usual_tuning(const DeviceInfo& device) {
+  if (device.type == vk::PhysicalDeviceType::eCpu) return "cpu";
+  switch (device.vendor_id) {
+    case 0x10DE: return "nvidia";
+    case 0x1002: return "amd";
+    case 0x8086: return "intel";
+    default: return "generic";
+  }
+}
+}  // namespace
+
+std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& device) {
+  std::vector<std::string> misfits;
+  for (const auto& kernel : kernel_needs(tuning)) check_kernel(kernel, device, misfits);
+  for (const auto& kernel : kernel_bindings()) check_bindings(kernel, device, misfits);
+  return misfits;
+}
+
+TuningChoice choose_tuning(const DeviceInfo& device, const std::string& name) {
   std::string wanted = name;
   if (wanted.empty()) {
     if (const char* env = std::getenv("VKFORMER_TUNING")) wanted = env;
   }
-  const auto& table = tuning_table();
-  auto by_name = [&](const std::string& entry) -> const Tuning* {
-    for (const auto& tuning : table) {
-      if (tuning.name == entry) return &tuning;
-    }
-    return nullptr;
-  };
   if (!wanted.empty()) {
-    if (const Tuning* tuning = by_name(wanted)) return *tuning;
-    std::string names;
-    for (const auto& tuning : table) names += (names.empty() ? "" : ", ") + tuning.name;
-    throw Error(fmt::format("unknown tuning '{}': choose one of {}", wanted, names));
+    const Tuning* tuning = find_tuning(wanted);
+    if (!tuning) {
+      std::string names;
+      for (const auto& entry : tuning_table()) names += (names.empty() ? "" : ", ") + entry.name;
+      throw Error(fmt::format("unknown tuning '{}': choose one of {}", wanted, names));
+    }
+    if (const auto misfits = tuning_misfits(*tuning, device); !misfits.empty()) {
+      throw Error(fmt::format("tuning '{}' does not fit device '{}': {}", wanted, device.name, join(misfits)));
+    }
+    return {tuning, ""};
   }
-  if (device.type == vk::PhysicalDeviceType::eCpu) return *by_name("cpu");
-  switch (device.vendor_id) {
-    case 0x10DE: return *by_name("nvidia");
-    case 0x1002: return *by_name("amd");
-    case 0x8086: return *by_name("intel");
-    default: return *by_name("generic");
+  const Tuning* usual = find_tuning(usual_tuning(device));
+  const auto misfits = tuning_misfits(*usual, device);
+  if (misfits.empty()) return {usual, ""};
+  const Tuning* generic = find_tuning("generic");
+  if (const auto too_big = tuning_misfits(*generic, device); !too_big.empty()) {
+    throw Error(fmt::format("device '{}' is below the limits vkformer needs: {}", device.name, join(too_big)));
   }
+  return {generic, fmt::format("'{}' does not fit: {}", usual->name, join(misfits))};
 }
 
 }  // namespace vkformer
