@@ -68,6 +68,18 @@ Corrupt write_text(const std::string& file, const std::string& text) {
   return [=](const fs::path& dir) { write_bytes(dir / file, text); };
 }
 
+Corrupt replace_text(const std::string& file, const std::string& from, const std::string& to) {
+  return [=](const fs::path& dir) {
+    std::string text = read_bytes(dir / file);
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    write_bytes(dir / file, text.replace(at, from.size(), to));
+  };
+}
+
+// A JSON value nested a million levels deep: a recursive reader or printer overflows the stack.
+const std::string kDeep = std::string(1000000, '[') + std::string(1000000, ']');
+
 // The file replaced by something that is not a regular file: reading a FIFO would block forever.
 Corrupt replace_with(const std::string& file, const std::string& kind) {
   return [=](const fs::path& dir) {
@@ -90,17 +102,16 @@ Safetensors read_safetensors(const fs::path& path) {
   return {json::parse(bytes.substr(8, length)), bytes.substr(8 + length)};
 }
 
-void write_safetensors(const fs::path& path, const Safetensors& file) {
-  const std::string header = file.header.dump();
+void write_safetensors(const fs::path& path, const std::string& header, const std::string& data) {
   const uint64_t length = header.size();
-  write_bytes(path, std::string(reinterpret_cast<const char*>(&length), 8) + header + file.data);
+  write_bytes(path, std::string(reinterpret_cast<const char*>(&length), 8) + header + data);
 }
 
 Corrupt edit_header(std::function<void(json&)> edit) {
   return [=](const fs::path& dir) {
     auto file = read_safetensors(dir / "model.safetensors");
     edit(file.header);
-    write_safetensors(dir / "model.safetensors", file);
+    write_safetensors(dir / "model.safetensors", file.header.dump(), file.data);
   };
 }
 
@@ -119,7 +130,7 @@ Corrupt poison(const std::string& tensor, float value) {
     std::memcpy(&bits, &value, 4);
     const uint16_t half = dtype == "F16" ? float_to_half(value) : uint16_t(bits >> 16);
     std::memcpy(element, dtype == "F32" ? static_cast<const void*>(&bits) : &half, dtype == "F32" ? 4 : 2);
-    write_safetensors(dir / "model.safetensors", file);
+    write_safetensors(dir / "model.safetensors", file.header.dump(), file.data);
   };
 }
 
@@ -142,6 +153,10 @@ std::vector<BadModel> vocab_cases() {
       {"float id", set_json("vocab.json", "▁you", 1e30), {"vocab.json", "▁you", "1e+30"}},
       {"fractional id", set_json("vocab.json", "▁you", 5.5), {"vocab.json", "▁you", "5.5"}},
       {"string id", set_json("vocab.json", "▁you", "5"), {"vocab.json", "▁you", "\"5\""}},
+      {"id nested a million levels", replace_text("vocab.json", "\"▁you\": 5", "\"▁you\": " + kDeep),
+       {"vocab.json", "▁you", "[[["}},
+      {"unterminated megabyte string", write_text("vocab.json", "{\"" + std::string(1 << 20, 'a')),
+       {"vocab.json", "not valid JSON", "aaa..."}},
       {"vocab not an object", write_text("vocab.json", "[1, 2]"), {"vocab.json", "not a JSON object"}},
       {"vocab not JSON", write_text("vocab.json", "{\"a\": "), {"vocab.json", "not valid JSON"}},
       {"vocab without </s>", edit_json("vocab.json", [](json& j) { j.erase("</s>"); }), {"vocab.json", "</s>"}},
@@ -162,6 +177,8 @@ std::vector<BadModel> config_cases() {
   const auto generation = [](const std::string& key, json value) { return set_json("generation_config.json", key, value); };
   return {
       {"eos_token_id 1e30", config("eos_token_id", 1e30), {"config.json", "eos_token_id", "1e+30"}},
+      {"eos_token_id nested a million levels", replace_text("config.json", "\"eos_token_id\": 0", "\"eos_token_id\": " + kDeep),
+       {"config.json", "eos_token_id", "[[["}},
       {"negative d_model", config("d_model", -256), {"config.json", "d_model", "-256", "from 1 to 65536"}},
       {"negative encoder_layers", config("encoder_layers", -1), {"config.json", "encoder_layers", "-1"}},
       {"vocab_size 1e10", config("vocab_size", 1e10), {"config.json", "vocab_size", "10000000000"}},
@@ -219,10 +236,18 @@ std::vector<BadModel> safetensors_cases() {
       {"header longer than the file", header_length(1ull << 40), {"model.safetensors", "header of 1099511627776 bytes"}},
       {"header length 2^64-1", header_length(~0ull), {"model.safetensors", "header of 18446744073709551615 bytes"}},
       {"header not JSON", header_length(4), {"model.safetensors", "corrupt header"}},
-      {"header an array", [](const fs::path& dir) { write_safetensors(dir / "model.safetensors", {json::array(), ""}); },
+      {"header an array", [](const fs::path& dir) { write_safetensors(dir / "model.safetensors", "[]", ""); },
        {"model.safetensors", "not a JSON object"}},
       {"shape 1e30", set_header(kBias, "shape", json::array({1e30})), {"model.safetensors", kBias, "shape", "1e+30"}},
       {"negative shape", set_header(kBias, "shape", json::array({-1, 157})), {kBias, "shape", "[-1,157]"}},
+      {"shape nested a million levels",
+       [](const fs::path& dir) {
+         auto file = read_safetensors(dir / "model.safetensors");
+         std::string header = file.header.dump();
+         header.replace(header.find("[1,157]"), 7, kDeep);
+         write_safetensors(dir / "model.safetensors", header, file.data);
+       },
+       {kBias, "shape [[[["}},
       {"shape a string", set_header(kBias, "shape", "157"), {kBias, "shape", "\"157\""}},
       {"shape overflows", set_header(kBias, "shape", json::array({1ull << 32, 1ull << 32, 1ull << 32})),
        {kBias, "more than 2^64 elements"}},
@@ -269,6 +294,7 @@ void check_table(const std::vector<BadModel>& cases) {
     c.corrupt(copy.dir());
     const std::string message = load_error(copy.dir());
     CHECK(message.find('\n') == std::string::npos);
+    CHECK(message.size() < 400);
     for (const auto& part : c.expected) CHECK_THAT(message, Catch::Contains(part));
   }
   testing::require_no_validation_messages(testing::context_for());

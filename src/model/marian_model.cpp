@@ -1,6 +1,5 @@
 // The Hugging Face Marian layout (what the ~1,000 public opus-mt models use), read as transformers does:
 // see tools/reference/DECODING.md for the semantics this follows.
-#include <cmath>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -25,8 +24,6 @@ constexpr float kMaxLengthPenalty = 100.0f;
 class ConfigFile {
  public:
   explicit ConfigFile(const JsonText& file) : json_(parse_json_object(file.text, file.path)), path_(file.path) {}
-
-  const std::filesystem::path& path() const { return path_; }
 
   // Present and not null.
   bool has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }

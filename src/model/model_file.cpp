@@ -23,6 +23,38 @@ const char* file_kind(mode_t mode) {
   return "a special file";
 }
 
+constexpr size_t kBriefLength = 60;
+
+std::string dump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// `value` as JSON, at most `depth` levels deep and stopping soon after kBriefLength characters:
+// json::dump() recurses once per level, and a hostile file nests a million levels.
+void append_brief(std::string& out, const nlohmann::json& value, int depth) {
+  if (!value.is_structured()) {
+    out += dump(value);
+    return;
+  }
+  out += value.is_array() ? '[' : '{';
+  if (depth == 0 && !value.empty()) out += "...";
+  for (auto item = value.begin(); depth > 0 && item != value.end() && out.size() <= kBriefLength; ++item) {
+    if (item != value.begin()) out += ',';
+    if (value.is_object()) out += dump(item.key()) + ':';
+    append_brief(out, *item, depth - 1);
+  }
+  out += value.is_array() ? ']' : '}';
+}
+
+// At most `length` bytes and "...", cut at a character boundary: never half a UTF-8 sequence.
+std::string shortened(std::string text, size_t length) {
+  if (text.size() <= length) return text;
+  text.resize(length);
+  while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xc0) == 0x80) text.pop_back();
+  if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xc0) text.pop_back();
+  return text + "...";
+}
+
 struct Descriptor {
   int fd;
   ~Descriptor() { ::close(fd); }
@@ -65,28 +97,25 @@ std::string read_model_file(const std::filesystem::path& path) {
   }
 }
 
-nlohmann::json parse_json_object(const std::string& text, const std::filesystem::path& path) {
-  nlohmann::json json;
+nlohmann::json parse_json(std::string_view text, const std::string& failure) {
   try {
-    json = nlohmann::json::parse(text);
+    return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' is not valid JSON: {}", path.string(), e.what()));
+    // nlohmann quotes the token it stopped at, which may be a megabyte-long string.
+    throw Error(fmt::format("{}: {}", failure, shortened(e.what(), 200)));
   }
+}
+
+nlohmann::json parse_json_object(std::string_view text, const std::filesystem::path& path) {
+  auto json = parse_json(text, fmt::format("'{}' is not valid JSON", path.string()));
   if (!json.is_object()) throw Error(fmt::format("'{}' holds {}, not a JSON object", path.string(), brief(json)));
   return json;
 }
 
 std::string brief(const nlohmann::json& value) {
-  constexpr size_t kMaxLength = 60;
-  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > kMaxLength) {
-    text.resize(kMaxLength);
-    // Cut at a character boundary: never leave half a UTF-8 sequence.
-    while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xc0) == 0x80) text.pop_back();
-    if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xc0) text.pop_back();
-    text += "...";
-  }
-  return text;
+  std::string text;
+  append_brief(text, value, 3);
+  return shortened(std::move(text), kBriefLength);
 }
 
 }  // namespace vkformer

@@ -157,12 +157,8 @@ void SafetensorsFile::parse(std::span<const uint8_t> file) {
   }
   const auto header_bytes = file.subspan(8, header_size);
   data_ = file.subspan(8 + header_size);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_bytes.begin(), header_bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' has a corrupt header: {}", name, e.what()));
-  }
+  const auto header = parse_json({reinterpret_cast<const char*>(header_bytes.data()), header_bytes.size()},
+                                 fmt::format("'{}' has a corrupt header", name));
   if (!header.is_object()) throw Error(fmt::format("'{}' has a corrupt header: {}, not a JSON object", name, brief(header)));
   for (const auto& [tensor, value] : header.items()) {
     if (tensor == "__metadata__") continue;

@@ -2,6 +2,7 @@
 // Reading the files of a model directory, shared by the readers of safetensors, configs and vocabularies.
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -20,8 +21,11 @@ int open_model_file(const std::filesystem::path& path);
 // The whole content of a model file (config.json, vocab.json, a SentencePiece model).
 std::string read_model_file(const std::filesystem::path& path);
 
+// `text` parsed as JSON; otherwise an Error of `failure` and the parser's message.
+nlohmann::json parse_json(std::string_view text, const std::string& failure);
+
 // `text` parsed as a JSON object; `path` names it in the message of the Error otherwise.
-nlohmann::json parse_json_object(const std::string& text, const std::filesystem::path& path);
+nlohmann::json parse_json_object(std::string_view text, const std::filesystem::path& path);
 
 // A JSON value (or a string, quoted and escaped) as one short line, for error messages: file content
 // may hold newlines or megabytes.
