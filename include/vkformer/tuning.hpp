@@ -32,8 +32,9 @@ struct Tuning {
 
 const std::vector<Tuning>& tuning_table();
 
-// Descriptors a shader binds (its op in src/ops/ sets them); Context::kernel checks every pipeline
-// against this table, so the limits below are checked against what the kernels really bind.
+// Descriptors each model kernel binds (its op in src/ops/ sets them); Context::kernel checks every
+// pipeline against this table (unlisted shaders may bind no more than the most here), so the limits
+// below are checked against what the kernels really bind.
 struct KernelBindings {
   std::string_view shader;
   uint32_t storage_buffers = 0;
