@@ -17,6 +17,7 @@
 #include "vkformer/context.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/half.hpp"
+#include "vkformer/ops/limits.hpp"
 #include "vkformer/ops/matmul.hpp"
 #include "vkformer/ops/softmax.hpp"
 #include "vkformer/sequence.hpp"
@@ -81,6 +82,30 @@ Case softmax_case(Context& context, uint32_t batch, uint32_t heads, uint32_t q_l
   return c;
 }
 
+// The device's ceilings (shaders/peak_fma.comp, shaders/copy.comp), sized for CPU drivers or GPUs.
+Case peak_case(Context& context) {
+  const uint32_t count = ceiling_sizes(context).fma_invocations, iterations = ceiling_sizes(context).fma_iterations;
+  Case c{.op = "peak", .shape = fmt::format("{}x{}", count, iterations), .variant = "peak_fma",
+         .work = peak_fma_flops(count, iterations)};
+  c.buffers.emplace_back(context, uint64_t(count) * sizeof(float), "bench.out");
+  c.record = [&context, out = &c.buffers[0], count, iterations](Sequence& s) {
+    record_peak_fma(s, context, {out, 0}, count, iterations);
+  };
+  return c;
+}
+
+Case copy_case(Context& context) {
+  const uint64_t bytes = ceiling_sizes(context).copy_bytes;
+  Case c{.op = "copy", .shape = fmt::format("{}MiB", bytes >> 20), .variant = "copy", .work = 2.0 * bytes,
+         .bytes = true};
+  c.buffers.push_back(filled_buffer(context, bytes / 4, "bench.in"));
+  c.buffers.emplace_back(context, bytes, "bench.out");
+  c.record = [&context, in = &c.buffers[0], out = &c.buffers[1], bytes](Sequence& s) {
+    record_copy(s, context, {in, 0}, {out, 0}, uint32_t(bytes / 16));
+  };
+  return c;
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
@@ -140,7 +165,8 @@ Entry parse_shape(const std::string& text) {
 }  // namespace
 
 void add_bench_ops(CLI::App& bench, Run& run) {
-  auto* command = bench.add_subcommand("ops", "Kernel throughput: matmul GFLOPS, softmax GB/s");
+  auto* command = bench.add_subcommand("ops", "Kernel throughput (matmul GFLOPS, softmax GB/s) and the device's "
+                                              "peak FMA GFLOPS and copy GB/s");
   static ContextOptions options;
   static uint32_t repeat = 10;
   static std::string only;
@@ -151,7 +177,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   add_device_options(command, options);
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
-  command->add_option("--op", only, "Only this op")->check(CLI::IsMember({"matmul", "softmax"}));
+  command->add_option("--op", only, "Only this op")->check(CLI::IsMember({"matmul", "softmax", "peak", "copy"}));
   command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
   add_precision_option(command, weights, "Matmul B (the weights) stored as f32 (default) or f16");
   static const std::map<std::string, MatmulKernel> kernels{
@@ -164,7 +190,8 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       std::vector<Entry> cases = {{"matmul", {512, 512, 512}},  {"matmul", {1024, 1024, 1024}},
                                   {"matmul", {64, 2048, 512}},  {"matmul", {32, 512, 512}},
                                   {"matmul", {1, 512, 512}},    {"matmul", {1, 2048, 512}},
-                                  {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}}};
+                                  {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}},
+                                  {"peak", {}},                 {"copy", {}}};
       if (!shapes.empty()) cases.clear();
       for (const auto& text : shapes) cases.push_back(parse_shape(text));
       if (!only.empty()) std::erase_if(cases, [](const Entry& e) { return e.op != only; });
@@ -178,8 +205,10 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       }
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& [op, d] : cases) {
-        Case c = op == "matmul" ? matmul_case(context, d[0], d[1], d[2], weights, kernel)
-                                : softmax_case(context, d[0], d[1], d[2], d[3]);
+        Case c = op == "matmul"    ? matmul_case(context, d[0], d[1], d[2], weights, kernel)
+                 : op == "softmax" ? softmax_case(context, d[0], d[1], d[2], d[3])
+                 : op == "peak"    ? peak_case(context)
+                                   : copy_case(context);
         const Timing t = measure(context, c, repeat);
         const double rate = c.work / (t.median_ms * 1e6);  // GFLOPS or GB/s
         const char* unit = c.bytes ? "GB/s" : "GFLOPS";

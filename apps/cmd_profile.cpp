@@ -59,6 +59,8 @@ int run_profile(const ProfileArgs& args) {
   }
   translator.translate(sources, args.decode);
   Profiler profiler(timestamps);
+  const DeviceCeilings ceilings = timestamps ? measure_ceilings(context) : DeviceCeilings{};
+  profiler.set_ceilings(ceilings);
   translator.set_observer(&profiler);
   const auto start = std::chrono::steady_clock::now();
   const auto results = translator.translate(sources, args.decode);
@@ -72,6 +74,7 @@ int run_profile(const ProfileArgs& args) {
     summary["device"] = context.info().name;
     summary["wall_ms"] = wall;
     summary["wall_ms_without_timestamps"] = plain_wall;
+    summary["ceilings"] = {{"gflops", ceilings.gflops}, {"gbps", ceilings.gbps}};
     summary["sentences"] = lines.size();
     summary["target_tokens"] = tokens;
     out("{}\n", summary.dump(2));

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vkformer/ops/limits.hpp"
 #include "vkformer/sequence.hpp"
 #include "vkformer/translator.hpp"
 
@@ -35,6 +36,9 @@ class Profiler final : public SubmitObserver {
   void submitted(const std::string& kind, const translate::Plan& plan, double wall_ms) override;
 
   bool timestamps() const { return timestamps_; }
+  // The device's measured ceilings (ops/limits.hpp): the table then shows each dispatch kind's rates as
+  // a share of them.
+  void set_ceilings(const DeviceCeilings& ceilings) { ceilings_ = ceilings; }
   const std::vector<Submit>& submits() const { return submits_; }
 
   std::string table() const;
@@ -44,6 +48,7 @@ class Profiler final : public SubmitObserver {
 
  private:
   bool timestamps_;
+  DeviceCeilings ceilings_;
   std::vector<Submit> submits_;
 };
 

@@ -14,5 +14,6 @@ std::vector<Case> embed_position_cases();
 std::vector<Case> argmax_cases();
 std::vector<Case> topk_cases();
 std::vector<Case> attention_cases();
+std::vector<Case> limits_cases();
 
 }  // namespace vkformer::conformance

@@ -38,9 +38,12 @@ struct Ordered {
   }
 };
 
-std::string rate(double amount, double ms, const char* unit) {
+// "123.45 GB/s", with " (12%)" of `ceiling` (same unit) when it is known.
+std::string rate(double amount, double ms, const char* unit, double ceiling) {
   if (amount <= 0 || ms <= 0) return "";
-  return fmt::format("{:.2f} {}", amount / (ms * 1e-3) * 1e-9, unit);
+  const double value = amount / (ms * 1e-3) * 1e-9;
+  if (ceiling <= 0) return fmt::format("{:.2f} {}", value, unit);
+  return fmt::format("{:.2f} {} ({:.0f}%)", value, unit, 100 * value / ceiling);
 }
 
 }  // namespace
@@ -112,13 +115,17 @@ std::string Profiler::table() const {
   const double layer_total = encoder + decoder;
   out += fmt::format("\nencoder {:.3f} ms ({:.1f}%), decoder {:.3f} ms ({:.1f}%)\n\n", encoder,
                      100 * encoder / std::max(layer_total, 1e-9), decoder, 100 * decoder / std::max(layer_total, 1e-9));
-  out += fmt::format("{:<20} {:>6} {:>10} {:>7} {:>14} {:>12}\n", "dispatch", "count", "total ms", "share", "compute",
-                     "memory");
+  if (ceilings_.gflops > 0) {
+    out += fmt::format("device ceilings (peak_fma, copy kernels): {:.0f} GFLOP/s, {:.0f} GB/s\n", ceilings_.gflops,
+                       ceilings_.gbps);
+  }
+  out += fmt::format("{:<20} {:>6} {:>10} {:>7} {:>22} {:>18}\n", "dispatch", "count", "total ms", "share",
+                     "compute (% of peak)", "memory (% of peak)");
   for (const auto& name : ops.order) {
     const auto& s = ops.values.at(name);
-    out += fmt::format("{:<20} {:>6} {:>10.3f} {:>6.1f}% {:>14} {:>12}\n", name, s.samples.size(), s.total(),
-                       100 * s.total() / std::max(layer_total, 1e-9), rate(s.flops, s.total(), "GFLOP/s"),
-                       rate(s.bytes, s.total(), "GB/s"));
+    out += fmt::format("{:<20} {:>6} {:>10.3f} {:>6.1f}% {:>22} {:>18}\n", name, s.samples.size(), s.total(),
+                       100 * s.total() / std::max(layer_total, 1e-9),
+                       rate(s.flops, s.total(), "GFLOP/s", ceilings_.gflops), rate(s.bytes, s.total(), "GB/s", ceilings_.gbps));
   }
   return out;
 }
