@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == int(CLI::ExitCodes::Success)) return app.exit(e);  // --help
-    return fail(kBadUsage, e.what());
+    if (e.get_exit_code() != int(CLI::ExitCodes::Success)) return fail(kBadUsage, e.what());
+    return run([&] { return app.exit(e); });  // --help: its output is checked like any other
   }
   return run(command);
 }

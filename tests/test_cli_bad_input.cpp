@@ -221,6 +221,8 @@ TEST_CASE("cli: bad input lines: the lines before are printed, then one error na
        .error = {"cannot write output", "closed"}, .stdout_redirect = ">&-"},
       {.name = "devices to a full disk", .arguments = "devices", .error = {"cannot write output", "no space"},
        .stdout_redirect = "> /dev/full"},
+      {.name = "--help to a full disk", .arguments = "translate --help", .error = {"cannot write output", "no space"},
+       .stdout_redirect = "> /dev/full"},
       {.name = "profile without input", .arguments = "profile --model {model}", .error = {"nothing to profile"}},
   };
   for (const auto& c : cases) check(c);
