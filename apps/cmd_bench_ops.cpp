@@ -169,7 +169,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
                                               "peak FMA GFLOPS and copy GB/s");
   static ContextOptions options;
   static uint32_t repeat = 10;
-  static std::string only;
+  static std::vector<std::string> only;
   static std::vector<std::string> shapes;
   static Element weights = Element::f32;
   static MatmulKernel kernel = MatmulKernel::automatic;
@@ -177,7 +177,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   add_device_options(command, options);
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
-  command->add_option("--op", only, "Only this op")->check(CLI::IsMember({"matmul", "softmax", "peak", "copy"}));
+  command->add_option("--op", only, "Only these ops")->check(CLI::IsMember({"matmul", "softmax", "peak", "copy"}));
   command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
   add_precision_option(command, weights, "Matmul B (the weights) stored as f32 (default) or f16");
   static const std::map<std::string, MatmulKernel> kernels{
@@ -194,7 +194,9 @@ void add_bench_ops(CLI::App& bench, Run& run) {
                                   {"peak", {}},                 {"copy", {}}};
       if (!shapes.empty()) cases.clear();
       for (const auto& text : shapes) cases.push_back(parse_shape(text));
-      if (!only.empty()) std::erase_if(cases, [](const Entry& e) { return e.op != only; });
+      if (!only.empty()) {
+        std::erase_if(cases, [](const Entry& e) { return std::find(only.begin(), only.end(), e.op) == only.end(); });
+      }
       if (cases.empty()) throw UsageError("no benchmark case matches --op and --shape");
       Context context(options);
       if (!json) {

@@ -3,7 +3,8 @@
 #   tools/gpu_check.sh OUT_DIR [--quick] [--binary PATH] [--python PY]
 # 1 devices; 2 conformance under every tuning (validation on where the layer is installed); 3 the shipped
 # model translates the test set (greedy, beam, greedy with f16 weights) and is compared with lavapipe's
-# committed output; 4 bench ops (f32 and f16 weights) against torch.matmul on the same device; 5 bench
+# committed output; 4 bench ops (f32 and f16 weights, and the device's peak-FMA and copy ceilings)
+# against torch.matmul on the same device; 5 bench
 # translate on the shipped model and on an opus-mt-base-sized random model against transformers;
 # 6 profile of the opus-base-sized model; 7 OUT_DIR/summary.md (+ summary.json).
 # Each step runs under a time limit, and a failed step is recorded while the others go on; the exit
@@ -102,6 +103,7 @@ for precision in f32 f16; do
   step "bench-ops-$precision.json" 300 "$vk" bench ops --json --repeat "$ops_repeat" --precision "$precision" \
     $(printf -- '--shape %s ' $op_shapes)
 done
+step bench-ops-ceilings.json 120 "$vk" bench ops --json --repeat "$ops_repeat" --op peak --op copy
 if ((has_torch)); then
   # shellcheck disable=SC2086
   step torch-ops.json 300 "$python" tools/gpu_check/torch_ops.py --device "$torch_device" --dtypes $torch_dtypes \
