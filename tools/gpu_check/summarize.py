@@ -70,19 +70,28 @@ def main():
         ok &= same >= 0.99 * len(reference) and len(lines) == len(reference)
 
     ops = {p: load(out / f"bench-ops-{p}.json") for p in ("f32", "f16")}
+    ceilings = {r["op"]: r for r in (load(out / "bench-ops-ceilings.json") or {}).get("results", [])}
+    copy_gbps = ceilings["copy"]["rate"] if "copy" in ceilings else None
+    if ceilings:
+        summary["ceilings"] = {op: r["rate"] for op, r in ceilings.items()}
+        md.append("\n## Device ceilings (`vkformer bench ops --op peak --op copy`)\n\n"
+                  + ", ".join(f"{op} {r['shape']}: {r['rate']:.0f} {r['unit']}" for op, r in ceilings.items()))
     torch_ops = load(out / "torch-ops.json")
     peer = {}
     if torch_ops:
         for r in torch_ops["results"]:
             peer[(r["shape"], r["dtype"])] = r
     md.append(f"\n## Kernels (`vkformer bench ops`) against torch.matmul ({torch_ops['device'] if torch_ops else 'no torch'})\n")
-    md.append("| shape MxNxK | weights | variant | vkformer ms | GFLOP/s | torch fp32 GFLOP/s | vk/torch fp32 | "
-              "torch fp16 GFLOP/s | vk/torch fp16 |\n|---|---|---|---|---|---|---|---|---|")
+    md.append("| shape MxNxK | weights | variant | vkformer ms | GFLOP/s | GB/s (% of copy) | torch fp32 GFLOP/s | "
+              "vk/torch fp32 | torch fp16 GFLOP/s | vk/torch fp16 |\n|---|---|---|---|---|---|---|---|---|---|")
     summary["ops"] = []
     for precision, report in ops.items():
         for r in (report or {}).get("results", []):
+            M, N, K = map(int, r["shape"].split("x"))
+            gbps = (N * K * (2 if precision == "f16" else 4) + 4 * (M * K + M * N)) / (r["median_ms"] * 1e6)
             row = {"shape": r["shape"], "weights": precision, "variant": r["variant"], "ms": r["median_ms"],
-                   "gflops": r["rate"]}
+                   "gflops": r["rate"], "gbps": gbps}
+            bandwidth = f"{gbps:.0f}" + (f" ({gbps / copy_gbps:.0%})" if copy_gbps else "")
             cells = []
             for dtype in ("float32", "float16"):
                 p = peer.get((r["shape"], dtype))
@@ -90,7 +99,7 @@ def main():
                 cells += [f"{p['gflops']:.0f}", f"{r['rate'] / p['gflops']:.1%}"] if p else ["", ""]
             summary["ops"].append(row)
             md.append(f"| {r['shape']} | {precision} | {r['variant']} | {r['median_ms']:.3f} | {r['rate']:.0f} | "
-                      + " | ".join(cells) + " |")
+                      f"{bandwidth} | " + " | ".join(cells) + " |")
     if torch_ops:
         for r in torch_ops["results"]:
             if r["op"] == "copy":
