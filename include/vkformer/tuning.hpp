@@ -16,13 +16,15 @@ struct Tuning {
   // tiled = true stages A and B through shared memory in k-slices of `tile_k` (GPUs); false reads
   // straight from the buffers with vec4 loads (CPU drivers, where shared memory is slow).
   bool matmul_tiled = false;
-  uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16, matmul_min_blocks = 0;
+  // tm, tn and tile_k: multiples of 4 for the tiled kernel.
+  uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16;
   // Matmul with few rows (decoder steps), B stored [N, K]: chosen for M <= gemv_max_m. A workgroup
   // computes a block of up to gemv_rows rows (a power of two) for gemv_wg / gemv_k_split columns;
   // gemv_k_split invocations share each output column (a power of two dividing gemv_wg; 1 = no
   // shared-memory reduction). On GPUs it keeps hundreds of workgroups busy where the tiled kernel, with
   // one 64-row block, would run a handful serially over K.
-  uint32_t gemv_wg = 64, gemv_k_split = 1, gemv_rows = 8, gemv_max_m = 8;
+  // gemv halves its rows per workgroup (down to 4) while it would run fewer than gemv_min_groups.
+  uint32_t gemv_wg = 64, gemv_k_split = 1, gemv_rows = 8, gemv_max_m = 8, gemv_min_groups = 0;
   // Row-wise reductions (softmax, layer norm, argmax, top-k, attention): invocations per row.
   uint32_t reduce_wg = 64;
   // Attention: 0 runs one invocation per (row, head) over all keys (CPU drivers: no barriers); else

@@ -33,8 +33,8 @@ Layout dense(uint32_t M, uint32_t N, uint32_t K, bool b_transposed = true) {
   return l;
 }
 
-// `batch` independent dense products back to back: enough blocks of C that GPU tunings take their
-// largest tiles (they shrink tiles for products of few blocks).
+// `batch` independent dense products back to back, each with partial blocks of C: many workgroups
+// of a strided batch at once.
 Layout batched(uint32_t M, uint32_t N, uint32_t K, uint32_t batch, bool b_transposed = true) {
   Layout l = dense(M, N, K, b_transposed);
   l.shape.batch = batch;

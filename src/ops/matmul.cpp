@@ -62,28 +62,20 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     // Rows per workgroup: M rounded up to a power of two, at most gemv_rows, and few enough that the
     // k-split partial sums (gemv_wg x rows floats) fit the device's shared memory. Fewer rows per
     // workgroup read B more often but make more workgroups: halve them (down to 4) while there are fewer
-    // than matmul_min_blocks.
+    // than gemv_min_groups.
     uint32_t rows = 1;
     while (rows < std::min(s.M, t.gemv_rows)) rows *= 2;
     const uint64_t shared = context.info().shared_memory_bytes;
     while (t.gemv_k_split > 1 && rows > 1 && uint64_t(t.gemv_wg) * rows * sizeof(float) > shared) rows /= 2;
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
-    while (rows > 4 && uint64_t(groups[0]) * ceil_div(s.M, rows) * s.batch < t.matmul_min_blocks) rows /= 2;
+    while (rows > 4 && uint64_t(groups[0]) * ceil_div(s.M, rows) * s.batch < t.gemv_min_groups) rows /= 2;
     specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};
     groups[1] = ceil_div(s.M, rows);
   } else {
-    uint32_t tm = t.matmul_tm, tn = t.matmul_tn;
-    const auto blocks = [&] {
-      return ceil_div(s.N, uint64_t(t.matmul_wg_x) * tn) * ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm) * s.batch;
-    };
-    while (variant == "matmul_tiled" && tm > 4 && tn > 4 && blocks() < t.matmul_min_blocks) {
-      tm /= 2;
-      tn /= 2;
-    }
-    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, tm, tn, t.matmul_tile_k};
+    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
     if (variant == "matmul") specialization.push_back(vec4);  // VEC4: one pipeline per load width
-    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * tn);
-    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm);
+    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
+    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
   constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3);  // a4, b4 in matmul_common.glsl
   const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6, .texel_bindings = kVec4Bindings,
