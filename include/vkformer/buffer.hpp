@@ -10,6 +10,14 @@ namespace vkformer {
 
 class Context;
 
+// The memory types a buffer may use, best first (Buffer tries them in order, so a full heap falls back
+// to the next). Mappable buffers need host-visible coherent memory, host-cached first on discrete GPUs
+// (read back by the host). Other buffers: device-local first, then any. Within a preference, the heap
+// with the most `heap_room` (bytes left, by budget where known) first: on an APU the big system heap
+// rather than a small device-local carve-out, on a GPU its memory rather than a 256 MiB BAR window.
+std::vector<uint32_t> memory_type_candidates(const vk::PhysicalDeviceMemoryProperties& memory, uint32_t allowed,
+                                             bool mappable, bool unified, const std::vector<uint64_t>& heap_room);
+
 // What a buffer holds, for its vec4 texel view: f16 buffers (weights under --precision f16) are read only
 // through that view, which converts to f32 as it loads.
 enum class Element { f32, f16 };

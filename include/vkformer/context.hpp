@@ -78,6 +78,7 @@ class Context {
   const DeviceInfo& info() const { return info_; }
   const Tuning& tuning() const { return tuning_; }
   const vk::PhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
+  vk::PhysicalDevice physical() const { return physical_; }
   Instance& instance() { return *instance_; }
   bool debug_utils() const { return instance_->debug_utils(); }
   uint32_t validation_messages() const { return instance_->validation_messages(); }

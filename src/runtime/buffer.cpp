@@ -1,9 +1,9 @@
 #include "vkformer/buffer.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -11,14 +11,6 @@
 #include "vkformer/error.hpp"
 
 namespace vkformer {
-
-static std::optional<uint32_t> find_memory_type(const vk::PhysicalDeviceMemoryProperties& memory, uint32_t allowed,
-                                                vk::MemoryPropertyFlags wanted) {
-  for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
-    if ((allowed & (1u << i)) && (memory.memoryTypes[i].propertyFlags & wanted) == wanted) return i;
-  }
-  return std::nullopt;
-}
 
 // VKFORMER_DISCRETE_MEMORY=1 treats a unified-memory device (lavapipe) as a discrete GPU: buffers are not
 // mapped, and uploads, downloads and the decoding state go through staging copies, so the paths that
@@ -29,6 +21,52 @@ static bool unified_memory(const DeviceInfo& info) {
     return value && *value && std::string_view(value) != "0";
   }();
   return info.unified_memory && !forced_discrete;
+}
+
+// Bytes each heap can still take: its budget less its usage where VK_EXT_memory_budget says, else its size.
+static std::vector<uint64_t> heap_room(const Context& context) {
+  const auto& memory = context.memory_properties();
+  std::vector<uint64_t> room(memory.memoryHeapCount);
+  for (uint32_t h = 0; h < memory.memoryHeapCount; ++h) room[h] = memory.memoryHeaps[h].size;
+  if (!context.info().memory_budget) return room;
+  vk::PhysicalDeviceMemoryBudgetPropertiesEXT budget;
+  vk::PhysicalDeviceMemoryProperties2 properties{.pNext = &budget};
+  context.physical().getMemoryProperties2(&properties);
+  for (uint32_t h = 0; h < memory.memoryHeapCount; ++h) {
+    room[h] = budget.heapBudget[h] > budget.heapUsage[h] ? budget.heapBudget[h] - budget.heapUsage[h] : 0;
+  }
+  return room;
+}
+
+std::vector<uint32_t> memory_type_candidates(const vk::PhysicalDeviceMemoryProperties& memory, uint32_t allowed,
+                                             bool mappable, bool unified, const std::vector<uint64_t>& heap_room) {
+  using F = vk::MemoryPropertyFlagBits;
+  // Lower is better; -1: unusable.
+  const auto rank = [&](vk::MemoryPropertyFlags flags) -> int {
+    const bool local = bool(flags & F::eDeviceLocal), visible = bool(flags & F::eHostVisible);
+    const bool coherent = bool(flags & F::eHostCoherent), cached = bool(flags & F::eHostCached);
+    if (mappable) {
+      if (!visible || !coherent) return -1;
+      if (unified) return 0;  // all of it is system memory: only the room left matters
+      return cached ? 0 : 1;  // the host reads these back: cached reads are fast
+    }
+    return local ? 0 : 1;  // a GPU's own memory first, system memory when it is full
+  };
+  std::vector<uint32_t> types;
+  for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+    if ((allowed & (1u << i)) && rank(memory.memoryTypes[i].propertyFlags) >= 0) types.push_back(i);
+  }
+  // Within a rank the heap with the most room first: a small carve-out heap (APUs) or a 256 MiB BAR
+  // window is not where a model's weights should go first.
+  const auto room = [&](uint32_t type) {
+    const uint32_t heap = memory.memoryTypes[type].heapIndex;
+    return heap < heap_room.size() ? heap_room[heap] : memory.memoryHeaps[heap].size;
+  };
+  std::stable_sort(types.begin(), types.end(), [&](uint32_t a, uint32_t b) {
+    const int ra = rank(memory.memoryTypes[a].propertyFlags), rb = rank(memory.memoryTypes[b].propertyFlags);
+    return ra != rb ? ra < rb : room(a) > room(b);
+  });
+  return types;
 }
 
 static double mib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
@@ -54,26 +92,24 @@ Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool h
                                           vk::BufferUsageFlagBits::eTransferDst,
                                  .sharingMode = vk::SharingMode::eExclusive});
   const auto requirements = device.getBufferMemoryRequirements(buffer_);
-  using F = vk::MemoryPropertyFlagBits;
   const auto& memory = context.memory_properties();
-  const bool unified = unified_memory(info);
-  const bool mappable = host_visible || unified;
-  std::optional<uint32_t> type;
-  if (mappable) {
-    if (unified) type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal | F::eHostVisible | F::eHostCoherent);
-    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent | F::eHostCached);
-    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, F::eHostVisible | F::eHostCoherent);
-  } else {
-    type = find_memory_type(memory, requirements.memoryTypeBits, F::eDeviceLocal);
-    if (!type) type = find_memory_type(memory, requirements.memoryTypeBits, {});
-  }
-  if (!type) {
+  const bool mappable = host_visible || unified_memory(info);
+  const auto candidates = memory_type_candidates(memory, requirements.memoryTypeBits, mappable, unified_memory(info),
+                                                 heap_room(context));
+  if (candidates.empty()) {
     device.destroyBuffer(buffer_);
     throw Error(fmt::format("no suitable memory type for buffer '{}' on '{}'", name, info.name));
   }
-  try {
-    memory_ = device.allocateMemory({.allocationSize = requirements.size, .memoryTypeIndex = *type});
-  } catch (const vk::SystemError&) {
+  // A full heap is not the end: the next candidate (a bigger heap, or system memory for a GPU) still works.
+  for (uint32_t type : candidates) {
+    try {
+      memory_ = device.allocateMemory({.allocationSize = requirements.size, .memoryTypeIndex = type});
+      break;
+    } catch (const vk::OutOfDeviceMemoryError&) {
+    } catch (const vk::OutOfHostMemoryError&) {
+    }
+  }
+  if (!memory_) {
     device.destroyBuffer(buffer_);
     throw Error(fmt::format("out of device memory: cannot allocate {:.1f} MiB for '{}' on '{}'", mib(bytes), name,
                             info.name));
