@@ -55,7 +55,7 @@ if ((quick)); then
   op_shapes="256x256x256 64x512x256 1x2048x512"
   opus_args=(--d-model 64 --encoder-layers 1 --decoder-layers 1 --heads 4 --ffn 128)
 else
-  tunings="generic nvidia amd intel cpu" test_lines=0 ops_repeat=10 shipped_lines=64 opus_lines=48 batches="1 32"
+  tunings="generic nvidia amd intel cpu" test_lines=0 ops_repeat=10 shipped_lines=48 opus_lines=40 batches="1 32"
   op_shapes="1024x1024x1024 4096x4096x4096 64x2048x512 1x4096x4096 1x58101x512"
   opus_args=(--d-model 512 --encoder-layers 6 --decoder-layers 6 --heads 8 --ffn 2048)
 fi
