@@ -12,6 +12,9 @@
 #ifndef NO_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #endif
+// texelFetch on a textureBuffer: no OpTypeSampledImage of Dim Buffer, which SPIR-V 1.6 forbids and
+// Mesa 25 warns about.
+#extension GL_EXT_samplerless_texture_functions : require
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;  // cols and offsets are multiples of 4
 layout(local_size_x_id = 0) in;
@@ -20,10 +23,10 @@ layout(std430, binding = 1) readonly buffer Residual { float residual[]; };
 layout(std430, binding = 2) readonly buffer Gamma { float gamma[]; };
 layout(std430, binding = 3) readonly buffer Beta { float beta[]; };
 layout(std430, binding = 4) writeonly buffer Out { float result[]; };
-layout(binding = 5) uniform samplerBuffer x4;
-layout(binding = 6) uniform samplerBuffer residual4;
-layout(binding = 7) uniform samplerBuffer gamma4;
-layout(binding = 8) uniform samplerBuffer beta4;
+layout(binding = 5) uniform textureBuffer x4;
+layout(binding = 6) uniform textureBuffer residual4;
+layout(binding = 7) uniform textureBuffer gamma4;
+layout(binding = 8) uniform textureBuffer beta4;
 layout(std430, binding = 9) writeonly buffer Out4 { vec4 result4[]; };
 layout(push_constant) uniform Push {
   uint rows;
