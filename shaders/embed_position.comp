@@ -2,7 +2,8 @@
 // out[row, :] = embedding[ids[row], :] * scale + positional encoding of position(row), with
 // position(row) = row % seq_len + position_offset (+ offset_buffer[offset_index], a decoder step index
 // read at run time). Ids at or past the vocabulary give zeros for the embedding part. One workgroup per
-// row, invocations strided over the columns.
+// row, invocations strided over the columns. The table may be split in row blocks (one dispatch each):
+// a dispatch writes only the rows whose id is in [id_begin, id_end), and its table starts at row id_begin.
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Ids { uint ids[]; };
@@ -13,6 +14,8 @@ layout(push_constant) uniform Push {
   uint rows;
   uint dim;
   uint vocab;
+  uint id_begin;
+  uint id_end;
   uint ids_offset;
   uint embedding_offset;
   uint out_offset;
@@ -72,11 +75,12 @@ void main() {
   const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
   if (row >= p.rows) return;
   const uint id = ids[p.ids_offset + row];
+  if (id < p.id_begin || id >= p.id_end) return;  // another block's dispatch writes this row
   uint position = row % p.seq_len + p.position_offset;
   if (p.use_offset_buffer != 0u) position += offset_buffer[p.offset_index];
   const uint out_base = p.out_offset + row * p.dim;
   for (uint j = gl_LocalInvocationID.x; j < p.dim; j += WG) {
-    float v = id < p.vocab ? embedding[p.embedding_offset + id * p.dim + j] * p.scale : 0.0;
+    float v = id < p.vocab ? embedding[p.embedding_offset + (id - p.id_begin) * p.dim + j] * p.scale : 0.0;
     if (p.positions != 0u) v += encoding(float(position), j);
     result[out_base + j] = v;
   }

@@ -22,6 +22,10 @@ std::vector<uint32_t> memory_type_candidates(const vk::PhysicalDeviceMemoryPrope
 // through that view, which converts to f32 as it loads.
 enum class Element { f32, f16 };
 
+// How a buffer is used: storage buffers are bound to shaders and so held to maxStorageBufferRange;
+// transfer buffers (staging copies) are only copied from and to, and only maxMemoryAllocationSize applies.
+enum class Usage { storage, transfer };
+
 // A storage buffer. On unified-memory devices (CPU drivers, integrated GPUs) it is host-visible and
 // written directly; elsewhere uploads and downloads go through a staging buffer.
 // `host_visible` forces a host-visible buffer (small per-step inputs and outputs read every step).
@@ -29,7 +33,7 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible = false,
-         Element element = Element::f32);
+         Element element = Element::f32, Usage usage = Usage::storage);
   ~Buffer();
   Buffer(Buffer&& other) noexcept;
   Buffer& operator=(Buffer&& other) noexcept;

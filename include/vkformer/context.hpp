@@ -22,6 +22,9 @@ struct ContextOptions {
   std::string tuning;           // tuning table entry; empty: VKFORMER_TUNING, then chosen from the device
   bool validation = false;      // also on when VKFORMER_VALIDATION=1
   bool pipeline_cache = true;   // persisted under $XDG_CACHE_HOME/vkformer (or VKFORMER_CACHE_DIR)
+  // Bytes: lowers the device's maxStorageBufferRange (never raises it), so that the splitting of big
+  // tensors is tested on small models; 0: VKFORMER_MAX_STORAGE_BUFFER_RANGE, then the device's own.
+  uint64_t max_storage_buffer_range = 0;
 };
 
 // The instance extensions vkformer enables, from those the loader offers: VK_EXT_debug_utils, and

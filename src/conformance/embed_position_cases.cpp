@@ -21,6 +21,7 @@ struct Shape {
   PositionLayout layout = PositionLayout::half_split;
   uint32_t offset = 0;
   uint32_t runtime_offset = 0;  // read from the offset buffer when non-zero
+  uint32_t blocks = 1;          // the table in this many row blocks, each its own buffer (the last shorter)
 };
 }  // namespace
 
@@ -60,7 +61,15 @@ static Result run_embed(Context& context, const Shape& s) {
   const std::vector<uint32_t> offsets{0, 0, s.runtime_offset};
   Buffer offset_buffer(context, offsets.size() * sizeof(uint32_t), "step");
   offset_buffer.upload(std::span<const uint32_t>(offsets));
-  Buffer embedding_buffer = guarded_buffer(context, embedding, "embedding");
+  const uint32_t block_rows = ceil_div(vocab, s.blocks);
+  std::vector<Buffer> table_buffers;
+  RowBlocks table{.block_rows = block_rows, .rows = vocab};
+  for (uint32_t b = 0; b < s.blocks; ++b) {
+    const auto first = embedding.begin() + ptrdiff_t(table.first_row(b)) * s.dim;
+    const std::vector<float> part(first, first + ptrdiff_t(table.rows_in(b)) * s.dim);
+    table_buffers.push_back(guarded_buffer(context, part, fmt::format("embedding block {}", b)));
+  }
+  for (const Buffer& buffer : table_buffers) table.blocks.push_back({&buffer, kGuard});
   Buffer out = guarded_output(context, expected.size(), "out");
   Sequence sequence(context, "conformance embed_position", true);
   run_once(context, sequence, [&](Sequence& seq) {
@@ -68,11 +77,11 @@ static Result run_embed(Context& context, const Shape& s) {
                                      .offset = s.offset,
                                      .offset_buffer = s.runtime_offset ? &offset_buffer : nullptr,
                                      .offset_index = 2};
-    record_embed_position(seq, context, &ids_buffer, ids_offset, {&embedding_buffer, kGuard}, vocab, s.dim,
-                          {&out, kGuard}, rows, scale, positions);
+    record_embed_position(seq, context, &ids_buffer, ids_offset, table, s.dim, {&out, kGuard}, rows, scale, positions);
   });
   std::string op = !s.positions ? "embed" : s.layout == PositionLayout::half_split ? "embed+pos_half" : "embed+pos_inter";
-  return finish(op, fmt::format("{}x{}x{} @{}+{}", s.batch, s.seq_len, s.dim, s.offset, s.runtime_offset),
+  const std::string split = s.blocks > 1 ? fmt::format(" table in {} blocks", s.blocks) : "";
+  return finish(op, fmt::format("{}x{}x{} @{}+{}{}", s.batch, s.seq_len, s.dim, s.offset, s.runtime_offset, split),
                 compare_guarded(out, expected), s.positions ? kPositionTolerance : kGatherTolerance, sequence);
 }
 
@@ -84,6 +93,13 @@ std::vector<Case> embed_position_cases() {
       shapes.push_back({.batch = 2, .seq_len = 9, .dim = dim, .layout = layout});
       shapes.push_back({.batch = 3, .seq_len = 24, .dim = dim, .layout = layout, .offset = 1000});
       shapes.push_back({.batch = 4, .seq_len = 1, .dim = dim, .layout = layout, .offset = 3, .runtime_offset = 1020});
+    }
+  }
+  // Tables split in row blocks (big vocabularies): 3 blocks of 17, 17 and 16 rows; 8 of 7 rows and one of 1.
+  for (uint32_t dim : {7u, 64u, 513u}) {
+    for (uint32_t blocks : {3u, 8u}) {
+      shapes.push_back({.batch = 3, .seq_len = 24, .dim = dim, .positions = false, .blocks = blocks});
+      shapes.push_back({.batch = 4, .seq_len = 1, .dim = dim, .offset = 3, .runtime_offset = 1020, .blocks = blocks});
     }
   }
   std::vector<Case> cases;

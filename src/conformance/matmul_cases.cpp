@@ -18,6 +18,7 @@ struct Layout {
   uint32_t a_size, b_size, c_size;
   uint32_t a_offset = 0, b_offset = 0;  // element offsets; odd ones force the scalar path
   uint32_t c_offset = 0;
+  uint32_t bias_offset = 0;
   bool bias = false;
   bool b_f16 = false;  // B stored as f16 (weights under --precision f16), read through its texel view
   std::string name;
@@ -95,7 +96,7 @@ std::vector<double> reference(const Layout& l, const std::vector<float>& a, cons
           const double bv = s.b_transposed ? b[b0 + size_t(n) * ldb + k] : b[b0 + size_t(k) * ldb + n];
           sum += double(a[a0 + size_t(m) * lda + k]) * bv;
         }
-        double value = double(s.alpha) * sum + (l.bias ? double(bias[n]) : 0.0);
+        double value = double(s.alpha) * sum + (l.bias ? double(bias[l.bias_offset + n]) : 0.0);
         c[c0 + size_t(m) * ldc + n] = activate_reference(value, uint32_t(s.activation));
       }
     }
@@ -109,7 +110,7 @@ Result run(Context& context, const Layout& l) {
   if (l.b_f16) {
     for (float& value : b) value = half_to_float(float_to_half(value));
   }
-  const auto bias = random_values(l.shape.N, 13);
+  const auto bias = random_values(l.bias_offset + l.shape.N, 13);
   auto expected = reference(l, a, b, bias);
   expected.insert(expected.begin(), l.c_offset, double(kSentinel));  // skipped elements stay untouched
   Buffer a_buffer = guarded_buffer(context, a, "a");
@@ -119,7 +120,7 @@ Result run(Context& context, const Layout& l) {
   Sequence sequence(context, "conformance matmul", true);
   run_once(context, sequence, [&](Sequence& s) {
     record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
-                  l.bias ? View{&bias_buffer, kGuard} : View{}, {&c_buffer, kGuard + l.c_offset}, l.shape);
+                  l.bias ? View{&bias_buffer, kGuard + l.bias_offset} : View{}, {&c_buffer, kGuard + l.c_offset}, l.shape);
   });
   return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
                 sequence);
@@ -161,6 +162,20 @@ std::vector<Case> matmul_cases() {
     l.c_offset = offset;
     l.name += fmt::format(" bias C+{}", offset);
     layouts.push_back(l);
+  }
+  // One row block of a split output matrix: N columns of a C row of ldc, at a column (and bias) offset.
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{1, 37, 64}, {5, 40, 36}, {33, 72, 48}}) {
+    for (const bool f16 : {false, true}) {
+      Layout l = dense(m, n, k);
+      l.bias = true;
+      l.b_f16 = f16;
+      l.shape.ldc = 3 * n + 5;
+      l.c_offset = l.bias_offset = n + 3;
+      l.c_size = m * l.shape.ldc;
+      if (m == 33) l.shape.kernel = MatmulKernel::blocked;  // every tuning runs fewer rows on gemv
+      l.name += fmt::format(" bias column block of {} at {}{}", l.shape.ldc, l.c_offset, f16 ? " f16 B" : "");
+      layouts.push_back(l);
+    }
   }
   // f16 weights: vec4 texel loads, the gemv path, and (K % 4, odd offsets) element loads from the view.
   for (Layout l : {dense(64, 2048, 512), dense(1, 512, 512), dense(5, 1000, 24), dense(9, 97, 36), dense(33, 65, 129),

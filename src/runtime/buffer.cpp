@@ -71,12 +71,14 @@ std::vector<uint32_t> memory_type_candidates(const vk::PhysicalDeviceMemoryPrope
 
 static double mib(uint64_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
-Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible, Element element)
+Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool host_visible, Element element,
+               Usage usage)
     : context_(&context), bytes_(bytes), element_(element), name_(name) {
   const auto& info = context.info();
   if (bytes == 0) throw Error(fmt::format("buffer '{}' has size 0", name));
   // Real GPUs reject storage buffers past maxStorageBufferRange even where CPU drivers do not: check here.
-  if (bytes > info.max_storage_buffer_range) {
+  const bool storage = usage == Usage::storage;
+  if (storage && bytes > info.max_storage_buffer_range) {
     throw Error(fmt::format("buffer '{}' needs {:.1f} MiB but '{}' allows at most {:.1f} MiB per storage buffer",
                             name, mib(bytes), info.name, mib(info.max_storage_buffer_range)));
   }
@@ -85,11 +87,10 @@ Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool h
                             mib(bytes), info.name, mib(info.max_allocation_size)));
   }
   auto device = context.device();
+  using U = vk::BufferUsageFlagBits;
+  const vk::BufferUsageFlags transfer = U::eTransferSrc | U::eTransferDst;
   buffer_ = device.createBuffer({.size = bytes,
-                                 .usage = vk::BufferUsageFlagBits::eStorageBuffer |
-                                          vk::BufferUsageFlagBits::eUniformTexelBuffer |
-                                          vk::BufferUsageFlagBits::eTransferSrc |
-                                          vk::BufferUsageFlagBits::eTransferDst,
+                                 .usage = storage ? transfer | U::eStorageBuffer | U::eUniformTexelBuffer : transfer,
                                  .sharingMode = vk::SharingMode::eExclusive});
   const auto requirements = device.getBufferMemoryRequirements(buffer_);
   const auto& memory = context.memory_properties();
@@ -176,7 +177,7 @@ void Buffer::upload(const void* data, uint64_t bytes, uint64_t offset) {
     std::memcpy(static_cast<char*>(mapped_) + offset, data, bytes);
     return;
   }
-  Buffer staging(*context_, bytes, name_ + " (upload)", true);
+  Buffer staging(*context_, bytes, name_ + " (upload)", true, Element::f32, Usage::transfer);
   staging.upload(data, bytes);
   copy(staging.handle(), buffer_, bytes, 0, offset);
 }
@@ -188,7 +189,7 @@ void Buffer::download(void* data, uint64_t bytes, uint64_t offset) const {
     std::memcpy(data, static_cast<const char*>(mapped_) + offset, bytes);
     return;
   }
-  Buffer staging(*context_, bytes, name_ + " (download)", true);
+  Buffer staging(*context_, bytes, name_ + " (download)", true, Element::f32, Usage::transfer);
   copy(buffer_, staging.handle(), bytes, offset, 0);
   staging.download(data, bytes);
 }

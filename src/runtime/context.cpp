@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -22,6 +24,20 @@ static uint32_t choose_queue_family(vk::PhysicalDevice physical) {
   }
   if (!any_compute) throw Error("the chosen Vulkan device has no compute queue");
   return *any_compute;
+}
+
+// ContextOptions::max_storage_buffer_range, else VKFORMER_MAX_STORAGE_BUFFER_RANGE (bytes), else 0.
+static uint64_t storage_range_override(const ContextOptions& options) {
+  if (options.max_storage_buffer_range) return options.max_storage_buffer_range;
+  const char* value = std::getenv("VKFORMER_MAX_STORAGE_BUFFER_RANGE");
+  if (!value || !*value) return 0;
+  uint64_t bytes = 0;
+  const std::string_view text(value);
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+  if (error != std::errc() || end != text.data() + text.size() || bytes == 0) {
+    throw Error(fmt::format("VKFORMER_MAX_STORAGE_BUFFER_RANGE='{}' is not a positive number of bytes", text));
+  }
+  return bytes;
 }
 
 namespace {
@@ -90,6 +106,9 @@ Context::Context(const ContextOptions& options)
   const auto devices = describe_devices(instance_->handle());
   const uint32_t index = choose_device(devices, options.device);
   info_ = devices[index];
+  if (const uint64_t range = storage_range_override(options)) {
+    info_.max_storage_buffer_range = std::min(info_.max_storage_buffer_range, range);
+  }
   if (info_.api_version < VK_API_VERSION_1_1) {
     throw Error(fmt::format("device '{}' supports Vulkan {} but vkformer needs 1.1 or newer", info_.name,
                             info_.api_version_string()));

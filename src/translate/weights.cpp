@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "vkformer/error.hpp"
 #include "vkformer/half.hpp"
 
 namespace vkformer::translate {
@@ -13,15 +14,44 @@ View Weights::store(Context& context, std::span<const T> values, const std::stri
   return {buffers_.back().get(), 0};
 }
 
-View Weights::upload(Context& context, const std::vector<float>& values, const std::string& name) {
-  return store(context, std::span<const float>(values), name, Element::f32);
+View Weights::upload(Context& context, std::span<const float> values, const std::string& name) {
+  return store(context, values, name, Element::f32);
 }
 
-View Weights::upload_matrix(Context& context, const std::vector<float>& values, uint32_t in, const std::string& name) {
+View Weights::upload_matrix(Context& context, std::span<const float> values, uint32_t in, const std::string& name) {
   if (matrices_ != Element::f16 || in % 4 != 0) return upload(context, values, name);
   std::vector<uint16_t> halves(values.size());
   for (size_t i = 0; i < values.size(); ++i) halves[i] = float_to_half(values[i]);
   return store(context, std::span<const uint16_t>(halves), name, Element::f16);
+}
+
+// The most bytes one table buffer may have: bindable as a storage buffer, allocatable, and (for matmul's
+// vec4 loads) within the texel buffer elements of its view.
+static uint64_t max_table_bytes(const DeviceInfo& info, Element element) {
+  uint64_t bytes = info.max_storage_buffer_range;
+  if (info.max_allocation_size) bytes = std::min(bytes, info.max_allocation_size);
+  const uint64_t texel_bytes = element == Element::f16 ? 8 : 16;
+  if (info.max_texel_buffer_elements) bytes = std::min(bytes, info.max_texel_buffer_elements * texel_bytes);
+  return bytes;
+}
+
+RowBlocks Weights::upload_rows(Context& context, const std::vector<float>& values, uint32_t cols,
+                               const std::string& name, bool matrix) {
+  const Element element = matrix && matrices_ == Element::f16 && cols % 4 == 0 ? Element::f16 : Element::f32;
+  const uint64_t row_bytes = uint64_t(cols) * (element == Element::f16 ? 2 : 4);
+  const uint64_t most_rows = max_table_bytes(context.info(), element) / row_bytes;
+  if (most_rows == 0) {
+    throw Error(fmt::format("'{}': a row of {} bytes is more than '{}' allows in one buffer", name, row_bytes,
+                            context.info().name));
+  }
+  const uint32_t rows = uint32_t(values.size() / cols), blocks = ceil_div(rows, most_rows);
+  RowBlocks table{.block_rows = ceil_div(rows, blocks), .rows = rows};  // blocks of even size
+  for (uint32_t b = 0; b < blocks; ++b) {
+    const std::span<const float> part(values.data() + size_t(table.first_row(b)) * cols, size_t(table.rows_in(b)) * cols);
+    const std::string part_name = blocks == 1 ? name : fmt::format("{} block {}", name, b);
+    table.blocks.push_back(matrix ? upload_matrix(context, part, cols, part_name) : upload(context, part, part_name));
+  }
+  return table;
 }
 
 // Several projections with the same input (q, k, v) stacked along the output dimension.
@@ -50,16 +80,16 @@ Weights::Weights(Context& context, const ModelSource& source, Element matrices)
   const auto encoder_table = source.weight("encoder.embed_tokens.weight", {v, d});
   const auto decoder_table = source.weight("decoder.embed_tokens.weight", {v, d});
   const auto output_table = source.weight("lm_head.weight", {v, d});
-  encoder_embedding = upload(context, encoder_table, "encoder.embed_tokens");
+  encoder_embedding = upload_rows(context, encoder_table, d, "encoder.embed_tokens", false);
   // Shared and tied tables are uploaded once.
-  decoder_embedding = decoder_table == encoder_table ? encoder_embedding
-                                                      : upload(context, decoder_table, "decoder.embed_tokens");
+  decoder_embedding = decoder_table == encoder_table
+                          ? encoder_embedding
+                          : upload_rows(context, decoder_table, d, "decoder.embed_tokens", false);
   // The embedding kernel reads f32, so under f16 a tied output matrix gets its own f16 copy.
   const bool f16_output = matrices_ == Element::f16 && d % 4 == 0;
   output.weight = output_table == decoder_table && !f16_output ? decoder_embedding
-                                                               : upload_matrix(context, output_table, d, "lm_head");
+                                                               : upload_rows(context, output_table, d, "lm_head", true);
   output.bias = upload(context, source.weight("final_logits_bias", {1, v}), "final_logits_bias");
-  output.out = v;
   output.in = d;
 
   for (uint32_t l = 0; l < config_.encoder_layers; ++l) {

@@ -87,6 +87,17 @@ static void linear(Sequence& s, Context& context, View x, const Linear& w, View 
   record_matmul(s, context, x, w.weight, w.bias, y, {.M = rows, .N = w.out, .K = w.in, .activation = activation}, label);
 }
 
+// One matmul per row block of the output matrix, each writing its columns of the logits.
+static void output_projection(Sequence& s, Context& context, View x, const Output& w, View logits, uint32_t rows) {
+  const RowBlocks& blocks = w.weight;
+  for (size_t b = 0; b < blocks.blocks.size(); ++b) {
+    const uint32_t first = blocks.first_row(b);
+    record_matmul(s, context, x, blocks.blocks[b], {w.bias.buffer, w.bias.offset + first},
+                  {logits.buffer, logits.offset + first},
+                  {.M = rows, .N = blocks.rows_in(b), .K = w.in, .ldc = blocks.rows}, "logits");
+  }
+}
+
 static float embedding_scale(const ModelConfig& c) { return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f; }
 
 void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
@@ -95,8 +106,8 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   {
     Sequence& s = add_sequence(plan, "encoder embed");
     record_state_upload(s);
-    record_embed_position(s, context_, &state_, source_ids_offset(), weights_.encoder_embedding, c.vocab_size, d,
-                          {&enc_x_, 0}, rows, embedding_scale(c), {.seq_len = S}, "embed");
+    record_embed_position(s, context_, &state_, source_ids_offset(), weights_.encoder_embedding, d, {&enc_x_, 0},
+                          rows, embedding_scale(c), {.seq_len = S}, "embed");
     s.end();
   }
   for (uint32_t l = 0; l < c.encoder_layers; ++l) {
@@ -137,9 +148,8 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
   {
     Sequence& s = add_sequence(plan, "decoder embed");
     record_state_upload(s);
-    record_embed_position(s, context_, &state_, ids_offset(), weights_.decoder_embedding, c.vocab_size, d,
-                          {&dec_y_, 0}, rows, embedding_scale(c),
-                          {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, "embed");
+    record_embed_position(s, context_, &state_, ids_offset(), weights_.decoder_embedding, d, {&dec_y_, 0}, rows,
+                          embedding_scale(c), {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, "embed");
     s.end();
   }
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
@@ -172,7 +182,7 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
     s.end();
   }
   Sequence& s = add_sequence(plan, "decoder output");
-  linear(s, context_, {&dec_y_, 0}, weights_.output, {&logits_, 0}, rows, "logits");
+  output_projection(s, context_, {&dec_y_, 0}, weights_.output, {&logits_, 0}, rows);
   const uint32_t banned = c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
   if (top_k == 0) {
     record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");

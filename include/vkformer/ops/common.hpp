@@ -1,6 +1,8 @@
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "vkformer/buffer.hpp"
 
@@ -11,6 +13,16 @@ namespace vkformer {
 struct View {
   const Buffer* buffer = nullptr;
   uint32_t offset = 0;  // in elements
+};
+
+// A [rows, cols] matrix stored as row blocks, each its own buffer, so that a matrix past the device's
+// storage-buffer range (a big vocabulary's embedding or output matrix) can be bound: block b holds rows
+// [b * block_rows, b * block_rows + rows_in(b)).
+struct RowBlocks {
+  std::vector<View> blocks;
+  uint32_t block_rows = 0, rows = 0;
+  uint32_t first_row(size_t b) const { return uint32_t(b) * block_rows; }
+  uint32_t rows_in(size_t b) const { return std::min(block_rows, rows - first_row(b)); }
 };
 
 enum class Activation : uint32_t { none = 0, relu = 1, gelu = 2, swish = 3 };

@@ -23,9 +23,12 @@ struct PositionEncoding {
 };
 
 // out[row, :] = embedding[ids[ids_offset + row], :] * scale + encoding(position(row)) for `rows` rows of
-// `dim` columns; embedding is [vocab, dim]. An id >= vocab gives zeros for the embedding part.
+// `dim` columns; embedding is [vocab = embedding.rows, dim]. An id >= vocab gives zeros for the embedding
+// part. One dispatch per block of the table, each writing the rows whose ids fall in its block (the last
+// block also those past the vocabulary): the shader binds one table buffer, within the 4 storage
+// buffers every device allows.
 void record_embed_position(Sequence& sequence, Context& context, const Buffer* ids, uint32_t ids_offset,
-                           View embedding, uint32_t vocab, uint32_t dim, View out, uint32_t rows, float scale,
+                           const RowBlocks& embedding, uint32_t dim, View out, uint32_t rows, float scale,
                            const PositionEncoding& positions = {}, std::string_view label = "embed_position");
 
 }  // namespace vkformer
