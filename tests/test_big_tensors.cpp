@@ -69,6 +69,16 @@ TEST_CASE("tables split by a lowered storage-buffer range give the goldens' toke
   }
 }
 
+TEST_CASE("staging buffers are not held to the storage-buffer range", "[runtime][big]") {
+  Context context(ContextOptions{.validation = true, .max_storage_buffer_range = 4096});
+  CHECK_THROWS_WITH(Buffer(context, 4100, "storage"), Catch::Contains("per storage buffer"));
+  Buffer staging(context, 4100, "staging", true, Element::f32, Usage::transfer);
+  std::vector<float> values(1025, 2.5f);
+  staging.upload(std::span<const float>(values));
+  CHECK(staging.download<float>(1025) == values);
+  testing::require_no_validation_messages(context);
+}
+
 TEST_CASE("a storage-buffer range too small for one table row is refused clearly", "[translate][big]") {
   Context context(ContextOptions{.validation = true, .max_storage_buffer_range = 64});
   CHECK_THROWS_WITH(Translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared"),
