@@ -1,8 +1,10 @@
 #version 450
 // Per row: the index of the largest value (the first on ties, like torch.argmax), skipping the `banned`
 // column (Marian never generates pad; 0xFFFFFFFF bans nothing). Writes the id and optionally the value;
-// a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row. With VEC4
-// (columns and offset multiples of 4) the row is read through a vec4 texel view, four columns per load.
+// a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX, a row holding a NaN or infinity (in any
+// column) id 0xFFFFFFFE and value -FLT_MAX, so a numerical blow-up is seen, not decoded. One workgroup per
+// row. With VEC4 (columns and offset multiples of 4) the row is read through a vec4 texel view, four
+// columns per load.
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
@@ -21,14 +23,20 @@ layout(push_constant) uniform Push {
 } p;
 
 const uint kNone = 0xFFFFFFFFu;
+const uint kNonFinite = 0xFFFFFFFEu;
+// Exponent bits, all set only in NaN and infinities: tested as integers, since without
+// SignedZeroInfNanPreserve a driver may assume floats are finite and fold isnan/isinf away.
+const uint kExponent = 0x7F800000u;
 const float kLowest = -3.402823466e38;
 
 shared float best_value[WG];
 shared uint best_id[WG];
 
-// (value, id) beats (best, best_i): larger value, or equal value and lower id; kNone never wins.
+// (value, id) beats (best, best_i): larger value, or equal value and lower id; kNone never wins and
+// kNonFinite always does, so a non-finite value anywhere in the row decides the result.
 bool better(float value, uint id, float best, uint best_i) {
-  return id != kNone && (best_i == kNone || value > best || (value == best && id < best_i));
+  if (best_i == kNonFinite) return false;
+  return id == kNonFinite || (id != kNone && (best_i == kNone || value > best || (value == best && id < best_i)));
 }
 
 void main() {
@@ -40,9 +48,11 @@ void main() {
   // Columns are visited in increasing order, so a strict > keeps the first of equal values.
   float value = kLowest;
   uint id = kNone;
+  uvec4 exponents = uvec4(0u);  // the largest exponent field seen
   const uint width = VEC4 ? 4u : 1u;
   for (uint group = tid; group < p.cols / width; group += WG) {
     const vec4 loaded = VEC4 ? texelFetch(x4, int(base / 4u + group)) : vec4(x[base + group]);
+    exponents = max(exponents, floatBitsToUint(loaded) & kExponent);
     for (uint j = 0u; j < width; ++j) {
       const uint k = group * width + j;
       if (k != p.banned && (id == kNone || loaded[j] > value)) {
@@ -52,7 +62,7 @@ void main() {
     }
   }
   best_value[tid] = value;
-  best_id[tid] = id;
+  best_id[tid] = any(equal(exponents, uvec4(kExponent))) ? kNonFinite : id;
   barrier();
   // Tree reduction that also works for workgroup sizes that are not powers of two.
   for (uint n = WG; n > 1u;) {
@@ -66,6 +76,6 @@ void main() {
   }
   if (tid == 0u) {
     ids[p.ids_offset + row] = best_id[0];
-    if (p.write_values != 0u) values[p.values_offset + row] = best_id[0] == kNone ? kLowest : best_value[0];
+    if (p.write_values != 0u) values[p.values_offset + row] = best_id[0] >= kNonFinite ? kLowest : best_value[0];
   }
 }

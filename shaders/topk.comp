@@ -2,10 +2,12 @@
 // Per row: the k largest values (k <= 16) with their ids, sorted by value descending, ties to the lower
 // id, never the `banned` id (0xFFFFFFFF bans nothing). With `log_softmax`, the values written are
 // value - logsumexp(row), the logsumexp over every column including the banned one. Slots without a
-// candidate get id 0xFFFFFFFF and value -FLT_MAX. One workgroup per row: each invocation keeps a sorted
-// top-k of its strided columns, then k rounds of a workgroup (value, id) max pick the winners; shared
-// memory stays at WG entries whatever k is. With VEC4 (columns and offset multiples of 4) the row is read
-// through a vec4 texel view, four columns per load (CPU drivers gather texel loads as vectors).
+// candidate get id 0xFFFFFFFF and value -FLT_MAX; every slot of a row holding a NaN or infinity (in any
+// column) gets id 0xFFFFFFFE and value -FLT_MAX, so a numerical blow-up is seen. One workgroup per row:
+// each invocation keeps a sorted top-k of its strided columns, then k rounds of a workgroup (value, id)
+// max pick the winners; shared memory stays at WG entries whatever k is. With VEC4 (columns and offset
+// multiples of 4) the row is read through a vec4 texel view, four columns per load (CPU drivers gather
+// texel loads as vectors).
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
@@ -26,6 +28,10 @@ layout(push_constant) uniform Push {
 
 const uint MAX_K = 16u;
 const uint kNone = 0xFFFFFFFFu;
+const uint kNonFinite = 0xFFFFFFFEu;
+// Exponent bits, all set only in NaN and infinities: tested as integers, since without
+// SignedZeroInfNanPreserve a driver may assume floats are finite and fold isnan/isinf away.
+const uint kExponent = 0x7F800000u;
 const float kLowest = -3.402823466e38;  // finite stand-in for -inf (see softmax.comp)
 
 shared float shared_value[WG];
@@ -49,9 +55,11 @@ void main() {
   uint top_id[MAX_K];
   uint held = 0u;
   float m = kLowest, s = 0.0;  // online logsumexp over all columns
+  uvec4 exponents = uvec4(0u);  // the largest exponent field seen
   const uint width = VEC4 ? 4u : 1u;
   for (uint group = tid; group < p.cols / width; group += WG) {
     const vec4 loaded = VEC4 ? texelFetch(x4, int(base / 4u + group)) : vec4(x[base + group]);
+    exponents = max(exponents, floatBitsToUint(loaded) & kExponent);
     for (uint j = 0u; j < width; ++j) {
       const uint c = group * width + j;
       const float v = loaded[j];
@@ -74,9 +82,10 @@ void main() {
     }
   }
 
-  // logsumexp of the row.
+  // logsumexp of the row, and in shared_id whether any invocation saw a non-finite value.
   shared_value[tid] = m;
   shared_sum[tid] = s;
+  shared_id[tid] = any(equal(exponents, uvec4(kExponent))) ? 1u : 0u;
   barrier();
   for (uint n = WG; n > 1u;) {  // tree reduction, fine for sizes that are not powers of two
     const uint half_n = (n + 1u) / 2u;
@@ -85,12 +94,14 @@ void main() {
       const float mm = max(m1, m2);
       shared_sum[tid] = shared_sum[tid] * exp(m1 - mm) + shared_sum[tid + half_n] * exp(m2 - mm);
       shared_value[tid] = mm;
+      shared_id[tid] = max(shared_id[tid], shared_id[tid + half_n]);
     }
     barrier();
     n = half_n;
   }
   const float lse = p.log_softmax != 0u ? shared_value[0] + log(shared_sum[0]) : 0.0;
-  barrier();  // shared_value is reused below
+  const bool non_finite = shared_id[0] != 0u;
+  barrier();  // shared memory is reused below
 
   // k rounds: every invocation offers its best remaining candidate; the winner's owner moves past it.
   uint next = 0u;
@@ -111,8 +122,8 @@ void main() {
     const uint winner = shared_id[0];
     const float value = shared_value[0];
     if (tid == 0u) {
-      ids[p.ids_offset + row * p.k + r] = winner;
-      values[p.values_offset + row * p.k + r] = winner == kNone ? kLowest : value - lse;
+      ids[p.ids_offset + row * p.k + r] = non_finite ? kNonFinite : winner;
+      values[p.values_offset + row * p.k + r] = non_finite || winner == kNone ? kLowest : value - lse;
     }
     if (winner != kNone && next < held && top_id[next] == winner) ++next;  // ids are unique in a row
     barrier();  // before the next round overwrites shared memory

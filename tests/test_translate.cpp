@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "test_cli.hpp"
 #include "test_context.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/translator.hpp"
@@ -152,8 +153,8 @@ TEST_CASE("bad models and inputs fail with one clear error", "[translate]") {
 // post-LN; tools/reference/DECODING.md), so a config that sets them must decode exactly as without them.
 TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[translate]") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "vkformer-test-normalize-before";
-  fs::remove_all(dir);
+  const testing::TempDir temp;  // its own directory: test runs may overlap (ctest -j, several builds)
+  const fs::path dir = temp.path() / "model";
   fs::copy(fs::path(VKFORMER_TEST_DATA) / "tiny_swish_shared", dir);
   json config;
   std::ifstream(dir / "config.json") >> config;
@@ -172,7 +173,6 @@ TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[trans
     CHECK(out[i].hypotheses.at(0).ids == golden["greedy"]["outputs"][i]["ids"].get<std::vector<uint32_t>>());
   }
   testing::require_no_validation_messages(context);
-  fs::remove_all(dir);
 }
 
 // The shipped demo model (real weights, 8k vocabulary, d_model 256) on held-out test segments, against

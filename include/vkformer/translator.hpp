@@ -15,6 +15,7 @@ namespace translate {
 class Weights;
 class Workspace;
 struct Plan;
+struct Capacity;
 }  // namespace translate
 
 constexpr uint32_t kMaxBeam = 8;  // top-k keeps 2 x beam candidates, at most 16
@@ -26,6 +27,9 @@ struct DecodeOptions {
   uint32_t max_length = 0;        // counts the start token, as transformers does; 0: the model's
   uint32_t batch_sentences = 32;
   uint32_t batch_tokens = 0;      // if set, also caps a batch's (sentences x longest source)
+  // If set, the most bytes of decoding buffers, each and all together, below the device's own limits.
+  // A batch whose buffers do not fit is split; a sentence that does not fit alone is an error.
+  uint64_t memory_limit = 0;
 };
 
 struct Hypothesis {
@@ -62,6 +66,8 @@ class Translator {
 
   // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.
   std::vector<uint32_t> encode(const std::string& text) const;
+  // Throws Error (one line) for a sentence whose buffers do not fit the device even alone, or whose
+  // logits stop being finite (a numerical overflow).
   std::vector<Translation> translate(const std::vector<std::vector<uint32_t>>& sources, const DecodeOptions& options);
   std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options);
 
@@ -74,8 +80,12 @@ class Translator {
   void set_observer(SubmitObserver* observer) { observer_ = observer; }
 
  private:
-  struct Batch;
-  translate::Workspace& workspace_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length);
+  translate::Capacity capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length) const;
+  std::string misfit(const translate::Capacity& capacity, uint64_t memory_limit) const;
+  uint32_t sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
+                              uint32_t max_length) const;
+  translate::Workspace& workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
+                                      uint64_t memory_limit);
   void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
   void submit(const std::string& kind, translate::Plan& plan);
   std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, uint32_t max_length);
@@ -89,7 +99,6 @@ class Translator {
   std::unique_ptr<translate::Workspace> workspace_;
   bool timestamps_ = false;
   SubmitObserver* observer_ = nullptr;
-  uint32_t batch_capacity_ = 0;
 };
 
 }  // namespace vkformer

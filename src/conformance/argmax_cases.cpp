@@ -18,7 +18,19 @@ struct Shape {
   bool ties = false;           // values on a coarse grid: many equal maxima
   uint32_t banned = kNoBannedToken;
   bool values = true;
+  bool non_finite = false;  // NaN, +Inf and -Inf in some rows, one of them in the banned column
 };
+
+// Rows 1, 3 and 4 (those present) get a NaN, +Inf and -Inf: each must come back as kNonFiniteRow.
+void poison(std::vector<float>& x, const Shape& s) {
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity()};
+  const uint32_t rows[] = {1, 3, 4};
+  for (uint32_t i = 0; i < 3 && rows[i] < s.rows; ++i) {
+    const uint32_t col = i == 1 && s.banned < s.cols ? s.banned : (rows[i] * 7919) % s.cols;
+    x[size_t(rows[i]) * s.cols + col] = bad[i];
+  }
+}
 }  // namespace
 
 static Result run_argmax(Context& context, const Shape& s) {
@@ -31,11 +43,17 @@ static Result run_argmax(Context& context, const Shape& s) {
   if (s.banned < s.cols) {
     for (uint32_t r = 0; r < s.rows; r += 2) x[size_t(r) * s.cols + s.banned] = 100.0f;
   }
+  if (s.non_finite) poison(x, s);
   std::vector<uint32_t> expected_ids(s.rows, kNoBannedToken);
   std::vector<double> expected_values(s.rows, -double(std::numeric_limits<float>::max()));
   for (uint32_t r = 0; r < s.rows; ++r) {
     for (uint32_t k = 0; k < s.cols; ++k) {
       const double v = x[size_t(r) * s.cols + k];
+      if (!std::isfinite(v)) {
+        expected_ids[r] = kNonFiniteRow;
+        expected_values[r] = -double(std::numeric_limits<float>::max());
+        break;
+      }
       if (k != s.banned && (expected_ids[r] == kNoBannedToken || v > expected_values[r])) {
         expected_ids[r] = k;
         expected_values[r] = v;
@@ -59,6 +77,7 @@ static Result run_argmax(Context& context, const Shape& s) {
   std::string op = "argmax";
   if (s.ties) op += "+ties";
   if (s.banned != kNoBannedToken) op += fmt::format("+ban{}", s.banned);
+  if (s.non_finite) op += "+naninf";
   auto result = finish(op, fmt::format("{}x{}", s.rows, s.cols), comparison, kTolerance, sequence);
   if (wrong_ids) result.note += fmt::format("{} wrong ids; ", wrong_ids);
   return result;
@@ -71,6 +90,7 @@ std::vector<Case> argmax_cases() {
     shapes.push_back({.rows = 6, .cols = cols, .ties = true, .values = false});
     shapes.push_back({.rows = 6, .cols = cols, .banned = cols / 3});
     shapes.push_back({.rows = 6, .cols = cols, .ties = true, .banned = cols - 1});
+    shapes.push_back({.rows = 6, .cols = cols, .banned = cols - 1, .non_finite = true});
   }
   shapes.push_back({.rows = 65600, .cols = 3, .ties = true});  // more rows than workgroups along x
   std::vector<Case> cases;

@@ -21,7 +21,19 @@ struct Shape {
   bool log_softmax = false;
   bool ties = false;  // values on a coarse grid
   uint32_t banned = kNoBannedToken;
+  bool non_finite = false;  // NaN, +Inf and -Inf in some rows, one of them in the banned column
 };
+
+// Rows 1, 3 and 4 (those present) get a NaN, +Inf and -Inf: each must come back as kNonFiniteRow.
+void poison(std::vector<float>& x, const Shape& s) {
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity()};
+  const uint32_t rows[] = {1, 3, 4};
+  for (uint32_t i = 0; i < 3 && rows[i] < s.rows; ++i) {
+    const uint32_t col = i == 1 && s.banned < s.cols ? s.banned : (rows[i] * 7919) % s.cols;
+    x[size_t(rows[i]) * s.cols + col] = bad[i];
+  }
+}
 }  // namespace
 
 static Result run_topk(Context& context, const Shape& s) {
@@ -33,10 +45,15 @@ static Result run_topk(Context& context, const Shape& s) {
   if (s.banned < s.cols) {  // the banned column holds the row maximum in every other row
     for (uint32_t r = 0; r < s.rows; r += 2) x[size_t(r) * s.cols + s.banned] = 30.0f;
   }
+  if (s.non_finite) poison(x, s);
   std::vector<uint32_t> expected_ids(size_t(s.rows) * s.k, kNoBannedToken);
   std::vector<double> expected_values(size_t(s.rows) * s.k, -double(std::numeric_limits<float>::max()));
   for (uint32_t r = 0; r < s.rows; ++r) {
     const float* row = x.data() + size_t(r) * s.cols;
+    if (!std::all_of(row, row + s.cols, [](float v) { return std::isfinite(v); })) {
+      std::fill_n(expected_ids.begin() + long(r) * s.k, s.k, kNonFiniteRow);
+      continue;  // values stay -FLT_MAX
+    }
     double max_value = -INFINITY, sum = 0;
     for (uint32_t c = 0; c < s.cols; ++c) max_value = std::max(max_value, double(row[c]));
     for (uint32_t c = 0; c < s.cols; ++c) sum += std::exp(double(row[c]) - max_value);
@@ -66,6 +83,7 @@ static Result run_topk(Context& context, const Shape& s) {
   if (s.log_softmax) op += "+logsm";
   if (s.ties) op += "+ties";
   if (s.banned != kNoBannedToken) op += fmt::format("+ban{}", s.banned);
+  if (s.non_finite) op += "+naninf";
   auto result = finish(op, fmt::format("{}x{}", s.rows, s.cols), comparison, kTolerance, sequence);
   if (wrong_ids) result.note += fmt::format("{} wrong ids; ", wrong_ids);
   return result;
@@ -79,6 +97,7 @@ std::vector<Case> topk_cases() {
       shapes.push_back({.rows = 5, .cols = cols, .k = k, .log_softmax = true});
       shapes.push_back({.rows = 4, .cols = cols, .k = k, .ties = true});
       shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .ties = true, .banned = cols / 2});
+      shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .banned = cols / 2, .non_finite = true});
     }
   }
   shapes.push_back({.rows = 3, .cols = 1, .k = 1, .log_softmax = true, .banned = 0});  // no candidate at all

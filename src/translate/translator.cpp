@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "vkformer/error.hpp"
+#include "vkformer/ops/argmax.hpp"
 #include "weights.hpp"
 #include "workspace.hpp"
 
@@ -48,15 +49,43 @@ void write_rows(Workspace& ws, uint32_t step, const Rows& rows, uint32_t bucket,
   uint32_t* state = ws.state();
   const uint32_t capacity = ws.capacity().target;
   uint32_t* trace = state + ws.trace_offset();
-  const std::vector<uint32_t> old(trace, trace + size_t(ws.capacity().rows) * capacity);
+  std::vector<uint32_t> old(size_t(ws.capacity().rows) * step);  // the slots before `step` of every row
+  for (size_t r = 0; r < ws.capacity().rows; ++r) std::copy_n(trace + r * capacity, step, old.begin() + r * step);
   for (uint32_t j = 0; j < bucket; ++j) {
     const bool used = j < rows.size();
     const uint32_t parent = used ? rows.parents[j] : 0;
-    for (uint32_t t = 0; t < step; ++t) trace[j * capacity + t] = old[parent * capacity + t];
+    for (uint32_t t = 0; t < step; ++t) trace[j * capacity + t] = old[parent * step + t];
     if (step < capacity) trace[j * capacity + step] = parent;
     state[ws.ids_offset() + j] = used ? rows.tokens[j] : pad;
     state[ws.sentence_offset() + j] = used ? rows.sentences[j] : 0;
   }
+}
+
+// Thrown by greedy() and beam_search() when a row's logits are not all finite; translate() names the input.
+struct NonFiniteLogits {
+  uint32_t sentence, step;
+};
+
+// The argmax and top-k kernels mark a row whose logits hold a NaN or an infinity with kNonFiniteRow.
+void check_finite(const std::vector<uint32_t>& ids, const Rows& rows, uint32_t per_row, uint32_t step) {
+  for (size_t j = 0; j < rows.size(); ++j) {
+    if (ids[j * per_row] == kNonFiniteRow) throw NonFiniteLogits{rows.sentences[j], step};
+  }
+}
+
+std::string size_text(uint64_t bytes) {
+  if (bytes < (1u << 20)) return fmt::format("{:.1f} KiB", double(bytes) / 1024);
+  return fmt::format("{:.1f} MiB", double(bytes) / (1u << 20));
+}
+
+// Half the largest device-local heap (its budget where the driver reports one): the rest is left to the
+// weights and to other programs.
+uint64_t heap_share(const DeviceInfo& info) {
+  uint64_t largest = 0;
+  for (const auto& heap : info.heaps) {
+    if (heap.device_local) largest = std::max(largest, heap.budget ? heap.budget : heap.size);
+  }
+  return largest / 2;
 }
 
 }  // namespace
@@ -94,23 +123,85 @@ std::vector<uint32_t> Translator::encode(const std::string& text) const {
   return ids;
 }
 
-Workspace& Translator::workspace_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length) {
+translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
+                                             uint32_t max_length) const {
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
   // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
   // cache; transformers runs to max_length, a difference only for runaway outputs.
   const uint32_t target = std::min(max_length - 1, std::min(2 * source + 32, config().max_positions));
-  translate::Capacity wanted{.sentences = std::max(sentences, batch_capacity_), .source = source,
-                             .rows = power_of_two_at_least(std::max(sentences, batch_capacity_) * beam),
-                             .target = target, .top_k = beam > 1 ? 2 * beam : 1};
-  if (workspace_) {
-    const auto& c = workspace_->capacity();
-    if (c.source == wanted.source && c.target == wanted.target && c.sentences >= sentences &&
-        c.rows >= sentences * beam && c.top_k >= wanted.top_k) {
-      return *workspace_;
+  return {.sentences = sentences, .source = source, .rows = power_of_two_at_least(sentences * beam), .target = target,
+          .top_k = beam > 1 ? 2 * beam : 1};
+}
+
+// Why a workspace of `capacity` cannot be allocated, empty if it can: each buffer within the device's
+// storage-buffer range and allocation size, all within heap_share(), and both within memory_limit if set.
+std::string Translator::misfit(const translate::Capacity& capacity, uint64_t memory_limit) const {
+  const auto& info = context_.info();
+  uint64_t per_buffer = std::min(info.max_storage_buffer_range, info.max_allocation_size);
+  uint64_t all = heap_share(info);
+  if (memory_limit) {
+    per_buffer = std::min(per_buffer, memory_limit);
+    all = std::min(all, memory_limit);
+  }
+  uint64_t total = 0;
+  for (const auto& [name, bytes] : Workspace::buffer_bytes(config(), capacity)) {
+    if (bytes > per_buffer) {
+      return fmt::format("buffer '{}' needs {}, more than the {} a buffer may have", name, size_text(bytes),
+                         size_text(per_buffer));
+    }
+    total += bytes;
+  }
+  if (total > all) {
+    return fmt::format("its buffers need {}, more than the {} allowed", size_text(total), size_text(all));
+  }
+  return {};
+}
+
+// Buffers grow with sentences x beam x length: the most sentences (up to `wanted`) of `longest` tokens
+// whose buffers fit. Only a sentence that does not fit alone is an error.
+uint32_t Translator::sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
+                                        uint32_t max_length) const {
+  const auto misfit_for = [&](uint32_t sentences) {
+    return misfit(capacity_for(sentences, longest, options.beam, max_length), options.memory_limit);
+  };
+  if (const auto why = misfit_for(1); !why.empty()) {
+    throw Error(fmt::format("a sentence of {} tokens does not fit '{}' with beam {}: {}", longest,
+                            context_.info().name, options.beam, why));
+  }
+  uint32_t low = 1, high = wanted;  // low fits
+  while (low < high) {
+    const uint32_t middle = high - (high - low) / 2;
+    if (misfit_for(middle).empty()) {
+      low = middle;
+    } else {
+      high = middle - 1;
     }
   }
-  workspace_.reset();
-  workspace_ = std::make_unique<Workspace>(context_, *weights_, wanted, timestamps_);
+  return low;
+}
+
+// The workspace only grows (to the largest of each dimension that fits, else to what this batch needs):
+// freeing and allocating buffers of other sizes for every source bucket fragmented the host heap of
+// CPU drivers, whose device memory is malloc'ed, and RSS grew with every batch.
+Workspace& Translator::workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
+                                     uint64_t memory_limit) {
+  const auto holds = [&](const translate::Capacity& c) {
+    return c.source >= wanted.source && c.target >= wanted.target && c.sentences >= sentences &&
+           c.rows >= sentences * beam && c.top_k >= wanted.top_k && misfit(c, memory_limit).empty();
+  };
+  if (!workspace_ || !holds(workspace_->capacity())) {
+    translate::Capacity grown = wanted;
+    if (workspace_) {
+      const auto& c = workspace_->capacity();
+      grown = {.sentences = std::max(c.sentences, wanted.sentences), .source = std::max(c.source, wanted.source),
+               .rows = std::max(c.rows, wanted.rows), .target = std::max(c.target, wanted.target),
+               .top_k = std::max(c.top_k, wanted.top_k)};
+    }
+    workspace_.reset();  // before allocating the next one
+    workspace_ = std::make_unique<Workspace>(context_, *weights_, misfit(grown, memory_limit).empty() ? grown : wanted,
+                                             timestamps_);
+  }
+  workspace_->set_shape(wanted);
   return *workspace_;
 }
 
@@ -123,7 +214,7 @@ void Translator::submit(const std::string& kind, translate::Plan& plan) {
 
 void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<uint32_t>*>& sources) {
   uint32_t* state = ws.state();
-  const uint32_t S = ws.capacity().source;
+  const uint32_t S = ws.shape().source;
   for (uint32_t b = 0; b < sources.size(); ++b) {
     const auto& ids = *sources[b];
     state[ws.length_offset() + b] = uint32_t(ids.size());
@@ -138,11 +229,12 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, ui
   Rows rows;
   for (uint32_t i = 0; i < sentences; ++i) rows.add(i, c.decoder_start_id, i);
   write_rows(ws, 0, rows, power_of_two_at_least(sentences), c.pad_id);
-  for (uint32_t step = 0; step < ws.capacity().target; ++step) {
+  for (uint32_t step = 0; step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.state()[0] = step;
     submit("decoder step", ws.decoder(bucket, 0));
     const auto ids = ws.argmax_ids(bucket);
+    check_finite(ids, rows, 1, step);
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) {
@@ -216,15 +308,16 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
   }
   write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
 
-  for (uint32_t step = 0; step < ws.capacity().target; ++step) {
+  for (uint32_t step = 0; step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.state()[0] = step;
     submit("decoder step", ws.decoder(bucket, K));
     const auto ids = ws.top_ids(bucket, K);
+    check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
     const uint32_t length = step + 1;  // beam length including the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
-    const bool last = step + 2 >= max_length || step + 1 >= ws.capacity().target;
+    const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {
       Sentence& s = state[i];
@@ -307,25 +400,33 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
   std::iota(order.begin(), order.end(), 0);
   // Longest first: batches of similar lengths waste little on padding and share a source bucket.
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sources[a].size() > sources[b].size(); });
-  batch_capacity_ = std::min<uint32_t>(options.batch_sentences, uint32_t(sources.size()));
+  // Every batch's workspace is sized for a full batch, so later batches of the same bucket reuse it.
+  const uint32_t batch_capacity = std::min<uint32_t>(options.batch_sentences, uint32_t(sources.size()));
   for (size_t begin = 0; begin < order.size();) {
     const uint32_t longest = uint32_t(sources[order[begin]].size());
+    const uint32_t most = sentences_that_fit(batch_capacity, longest, options, max_length);
     size_t end = begin;
-    while (end < order.size() && end - begin < options.batch_sentences &&
+    while (end < order.size() && end - begin < most &&
            (!options.batch_tokens || (end - begin + 1) * longest <= options.batch_tokens || end == begin)) {
       ++end;
     }
     std::vector<const std::vector<uint32_t>*> batch;
     for (size_t i = begin; i < end; ++i) batch.push_back(&sources[order[i]]);
     const uint32_t n = uint32_t(batch.size());
-    Workspace& ws = workspace_for(n, longest, options.beam, max_length);
+    Workspace& ws =
+        workspace_for(capacity_for(most, longest, options.beam, max_length), n, options.beam, options.memory_limit);
     run_encoder(ws, batch);
-    if (options.beam == 1) {
-      auto hypotheses = greedy(ws, n, max_length);
-      for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
-    } else {
-      auto hypotheses = beam_search(ws, n, options, max_length);
-      for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = std::move(hypotheses[i]);
+    try {
+      if (options.beam == 1) {
+        auto hypotheses = greedy(ws, n, max_length);
+        for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
+      } else {
+        auto hypotheses = beam_search(ws, n, options, max_length);
+        for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = std::move(hypotheses[i]);
+      }
+    } catch (const NonFiniteLogits& e) {
+      const auto which = sources.size() > 1 ? fmt::format("sentence {}: ", order[begin + e.sentence] + 1) : "";
+      throw Error(fmt::format("{}non-finite logits (numerical overflow) at decoder step {}", which, e.step + 1));
     }
     for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].source_ids = *batch[i];
     begin = end;
@@ -350,10 +451,10 @@ std::vector<float> Translator::encoder_output(const std::vector<std::vector<uint
     longest = std::max(longest, uint32_t(ids.size()));
     batch.push_back(&ids);
   }
-  batch_capacity_ = uint32_t(sources.size());
-  Workspace& ws = workspace_for(uint32_t(sources.size()), longest, 1, config().max_length);
+  const uint32_t n = uint32_t(sources.size());
+  Workspace& ws = workspace_for(capacity_for(n, longest, 1, config().max_length), n, 1, 0);
   run_encoder(ws, batch);
-  bucket = ws.capacity().source;
+  bucket = ws.shape().source;
   return ws.encoder_output(uint32_t(sources.size()));
 }
 
@@ -364,7 +465,7 @@ std::vector<std::vector<std::vector<float>>> Translator::forced_logits(
   Workspace& ws = *workspace_;
   const uint32_t n = uint32_t(sources.size()), vocab = config().vocab_size;
   const uint32_t steps = uint32_t(decoder_inputs.at(0).size());
-  if (steps > ws.capacity().target) throw Error("forced decoding is longer than the decoder's capacity");
+  if (steps > ws.shape().target) throw Error("forced decoding is longer than the decoder's capacity");
   std::vector<std::vector<std::vector<float>>> logits(n);
   const uint32_t rows_bucket = power_of_two_at_least(n);
   for (uint32_t step = 0; step < steps; ++step) {

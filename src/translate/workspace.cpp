@@ -20,38 +20,69 @@ void Plan::finish() {
   for (const auto& sequence : sequences) command_buffers.push_back(sequence->command_buffer());
 }
 
-static Buffer floats(Context& context, uint64_t count, const std::string& name) {
-  return Buffer(context, std::max<uint64_t>(count, 1) * sizeof(float), name);
+std::map<std::string, uint64_t> Workspace::buffer_bytes(const ModelConfig& c, const Capacity& capacity) {
+  const uint64_t d = c.d_model, enc_rows = uint64_t(capacity.sentences) * capacity.source, rows = capacity.rows;
+  const auto floats = [](uint64_t count) { return std::max<uint64_t>(count, 1) * sizeof(float); };
+  std::map<std::string, uint64_t> bytes{{"decoding state", state_words(capacity) * 4},
+                                        {"encoder x", floats(enc_rows * d)},
+                                        {"encoder qkv", floats(enc_rows * 3 * d)},
+                                        {"encoder context", floats(enc_rows * d)},
+                                        {"encoder projection", floats(enc_rows * d)},
+                                        {"encoder ffn", floats(enc_rows * c.encoder_ffn)},
+                                        {"decoder y", floats(rows * d)},
+                                        {"decoder qkv", floats(rows * 3 * d)},
+                                        {"decoder cross q", floats(rows * d)},
+                                        {"decoder context", floats(rows * d)},
+                                        {"decoder projection", floats(rows * d)},
+                                        {"decoder ffn", floats(rows * c.decoder_ffn)},
+                                        {"logits", floats(rows * c.vocab_size)},
+                                        {"next ids", rows * 4},
+                                        {"top ids", rows * capacity.top_k * 4},
+                                        {"top values", rows * capacity.top_k * 4}};
+  for (uint32_t l = 0; l < c.decoder_layers; ++l) {
+    bytes[fmt::format("decoder {} cross k/v", l)] = floats(enc_rows * 2 * d);
+    bytes[fmt::format("decoder {} k/v cache", l)] = floats(rows * capacity.target * 2 * d);
+  }
+  return bytes;
 }
 
 Workspace::Workspace(Context& context, const Weights& weights, const Capacity& capacity, bool timestamps)
-    : context_(context), weights_(weights), capacity_(capacity), timestamps_(timestamps) {
-  const auto& c = weights.config();
-  const uint64_t d = c.d_model, enc_rows = uint64_t(capacity.sentences) * capacity.source, rows = capacity.rows;
-  const uint64_t state_words = source_ids_offset() + enc_rows;
-  state_ = Buffer(context, state_words * 4, "decoding state");
-  if (!state_.mapped()) state_host_ = Buffer(context, state_words * 4, "decoding state (host)", true);
+    : context_(context), weights_(weights), capacity_(capacity), shape_(capacity), timestamps_(timestamps) {
+  const auto bytes = buffer_bytes(weights.config(), capacity);
+  const auto make = [&](const std::string& name, bool host_visible = false) {
+    return Buffer(context, bytes.at(name), name, host_visible);
+  };
+  state_ = make("decoding state");
+  if (!state_.mapped()) state_host_ = Buffer(context, state_.bytes(), "decoding state (host)", true);
   state_.fill_zero();
   if (state_host_.mapped()) state_host_.fill_zero();
-  enc_x_ = floats(context, enc_rows * d, "encoder x");
-  enc_qkv_ = floats(context, enc_rows * 3 * d, "encoder qkv");
-  enc_ctx_ = floats(context, enc_rows * d, "encoder context");
-  enc_tmp_ = floats(context, enc_rows * d, "encoder projection");
-  enc_ffn_ = floats(context, enc_rows * c.encoder_ffn, "encoder ffn");
-  for (uint32_t l = 0; l < c.decoder_layers; ++l) {
-    cross_kv_.push_back(floats(context, enc_rows * 2 * d, fmt::format("decoder {} cross k/v", l)));
-    caches_.push_back(floats(context, rows * capacity.target * 2 * d, fmt::format("decoder {} k/v cache", l)));
+  enc_x_ = make("encoder x");
+  enc_qkv_ = make("encoder qkv");
+  enc_ctx_ = make("encoder context");
+  enc_tmp_ = make("encoder projection");
+  enc_ffn_ = make("encoder ffn");
+  for (uint32_t l = 0; l < weights.config().decoder_layers; ++l) {
+    cross_kv_.push_back(make(fmt::format("decoder {} cross k/v", l)));
+    caches_.push_back(make(fmt::format("decoder {} k/v cache", l)));
   }
-  dec_y_ = floats(context, rows * d, "decoder y");
-  dec_qkv_ = floats(context, rows * 3 * d, "decoder qkv");
-  dec_q_ = floats(context, rows * d, "decoder cross q");
-  dec_ctx_ = floats(context, rows * d, "decoder context");
-  dec_tmp_ = floats(context, rows * d, "decoder projection");
-  dec_ffn_ = floats(context, rows * c.decoder_ffn, "decoder ffn");
-  logits_ = floats(context, rows * c.vocab_size, "logits");
-  next_ids_ = Buffer(context, rows * 4, "next ids", true);
-  top_ids_ = Buffer(context, rows * capacity.top_k * 4, "top ids", true);
-  top_values_ = Buffer(context, rows * capacity.top_k * 4, "top values", true);
+  dec_y_ = make("decoder y");
+  dec_qkv_ = make("decoder qkv");
+  dec_q_ = make("decoder cross q");
+  dec_ctx_ = make("decoder context");
+  dec_tmp_ = make("decoder projection");
+  dec_ffn_ = make("decoder ffn");
+  logits_ = make("logits");
+  next_ids_ = make("next ids", true);
+  top_ids_ = make("top ids", true);
+  top_values_ = make("top values", true);
+}
+
+void Workspace::set_shape(const Capacity& shape) {
+  if (shape.source != shape_.source) {
+    encoder_plans_.clear();
+    decoder_plans_.clear();
+  }
+  shape_ = shape;
 }
 
 Sequence& Workspace::add_sequence(Plan& plan, const std::string& name) {
@@ -102,7 +133,7 @@ static float embedding_scale(const ModelConfig& c) { return c.scale_embedding ? 
 
 void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   const auto& c = weights_.config();
-  const uint32_t d = c.d_model, S = capacity_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
+  const uint32_t d = c.d_model, S = shape_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
   {
     Sequence& s = add_sequence(plan, "encoder embed");
     record_state_upload(s);
@@ -170,7 +201,7 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
                      {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
                       .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
                       .sentence_offset = sentence_offset(), .length_offset = length_offset(),
-                      .source_capacity = capacity_.source, .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
+                      .source_capacity = shape_.source, .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
                      "cross attention");
     linear(s, context_, {&dec_ctx_, 0}, w.cross_out, {&dec_tmp_, 0}, rows, "cross out proj");
     record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.cross_norm.gamma, w.cross_norm.beta,
@@ -199,7 +230,7 @@ std::vector<float> Workspace::logits(uint32_t rows) const {
 }
 
 std::vector<float> Workspace::encoder_output(uint32_t sentences) const {
-  return enc_x_.download<float>(size_t(sentences) * capacity_.source * weights_.config().d_model);
+  return enc_x_.download<float>(size_t(sentences) * shape_.source * weights_.config().d_model);
 }
 
 }  // namespace vkformer::translate

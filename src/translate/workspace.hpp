@@ -1,7 +1,8 @@
 #pragma once
-// Device buffers and recorded command buffers for one source-length bucket. The encoder is recorded once
-// per batch-size bucket and the decoder step once per row-count bucket; both are replayed for every
-// batch and every step, with run-time values (step, tokens, trace, lengths) in the host-written `state`.
+// Device buffers and recorded command buffers. The buffers are allocated for a capacity and serve every
+// batch within it; the encoder is recorded once per batch-size bucket and the decoder step once per
+// row-count bucket, for the current source-length bucket; both are replayed for every batch and every
+// step, with run-time values (step, tokens, trace, lengths) in the host-written `state`.
 #include <map>
 #include <memory>
 #include <string>
@@ -32,7 +33,15 @@ class Workspace {
  public:
   Workspace(Context& context, const Weights& weights, const Capacity& capacity, bool timestamps);
 
+  // Every buffer of a workspace of `capacity` by name, in bytes: the constructor allocates exactly these
+  // (and a host copy of the state where that is not mapped), so batches can be sized before allocating.
+  static std::map<std::string, uint64_t> buffer_bytes(const ModelConfig& config, const Capacity& capacity);
+
   const Capacity& capacity() const { return capacity_; }
+  // The batch being decoded: its source bucket (plans are recorded for it; a new one drops them) and
+  // decoder steps, within capacity(); its other fields are unused.
+  void set_shape(const Capacity& shape);
+  const Capacity& shape() const { return shape_; }
 
   // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids],
   // written by the host before each submit.
@@ -42,6 +51,10 @@ class Workspace {
   uint32_t sentence_offset() const { return trace_offset() + capacity_.rows * capacity_.target; }
   uint32_t length_offset() const { return sentence_offset() + capacity_.rows; }
   uint32_t source_ids_offset() const { return length_offset() + capacity_.sentences; }
+  // Words of the state buffer: source_ids_offset() plus the source ids.
+  static uint64_t state_words(const Capacity& c) {
+    return 1 + 2 * uint64_t(c.rows) + uint64_t(c.rows) * c.target + c.sentences + uint64_t(c.sentences) * c.source;
+  }
 
   Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
   Plan& decoder(uint32_t rows, uint32_t top_k);       // top_k 0: greedy (argmax)
@@ -59,7 +72,7 @@ class Workspace {
 
   Context& context_;
   const Weights& weights_;
-  Capacity capacity_;
+  Capacity capacity_, shape_;
   bool timestamps_;
   // Shaders read `state_`, device-local on GPUs (the attention loop reads the trace table per key: over
   // PCIe from host memory that would be a round trip each). There the host writes `state_host_`, which

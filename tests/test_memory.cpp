@@ -1,0 +1,67 @@
+// Memory that adapts instead of failing: a batch whose decoding buffers do not fit is split into batches
+// that do, with the same output; only a sentence that does not fit alone is an error.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "test_context.hpp"
+#include "vkformer/error.hpp"
+#include "vkformer/translator.hpp"
+
+using namespace vkformer;
+using nlohmann::json;
+
+namespace {
+
+// Counts encoder submits: one per batch.
+struct BatchCounter : SubmitObserver {
+  uint32_t batches = 0;
+  void submitted(const std::string& kind, const translate::Plan&, double) override { batches += kind == "encoder"; }
+};
+
+// The tiny model's buffers for its longest golden sentence (51 tokens) take about 110 KiB with beam 4
+// and 40 KiB greedy: 150 KiB holds one sentence with beam 4, and a few of the shorter ones.
+constexpr uint64_t kSmallLimit = 150 * 1024;
+
+}  // namespace
+
+TEST_CASE("a batch whose buffers do not fit is split, with the output of small batches", "[translate][memory]") {
+  Context& context = testing::context_for();
+  const json golden = testing::read_test_json("tiny_swish_shared/golden.json");
+  Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared");
+  BatchCounter counter;
+  translator.set_observer(&counter);
+  const auto sources = golden["sources"].get<std::vector<std::string>>();
+  const auto& beam = golden["beam"];
+  for (const uint32_t beam_size : {1u, beam["beam_size"].get<uint32_t>()}) {
+    INFO("beam " << beam_size);
+    const DecodeOptions one_batch{.beam = beam_size, .length_penalty = beam["length_penalty"].get<float>(),
+                                  .max_length = beam["max_length"].get<uint32_t>(), .batch_sentences = 32};
+    counter.batches = 0;
+    const auto whole = translator.translate_text(sources, one_batch);
+    CHECK(counter.batches == 1);
+
+    DecodeOptions limited = one_batch;
+    limited.memory_limit = kSmallLimit;
+    counter.batches = 0;
+    const auto split = translator.translate_text(sources, limited);
+    CHECK(counter.batches > 1);
+    CHECK(counter.batches < sources.size());  // the short sentences still share batches
+    for (size_t i = 0; i < sources.size(); ++i) {
+      INFO(sources[i]);
+      REQUIRE(split[i].hypotheses.size() == whole[i].hypotheses.size());
+      CHECK(split[i].hypotheses[0].ids == whole[i].hypotheses[0].ids);
+    }
+  }
+  testing::require_no_validation_messages(context);
+}
+
+TEST_CASE("a sentence whose buffers do not fit alone is one clear error", "[translate][memory]") {
+  Context& context = testing::context_for();
+  Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared");
+  const DecodeOptions tiny{.beam = 4, .memory_limit = 16 * 1024};
+  CHECK_THROWS_WITH(translator.translate_text({"a b c d e f g h i j k l m n o p"}, tiny),
+                    Catch::Contains("does not fit") && Catch::Contains("beam 4") && Catch::Contains("KiB"));
+  // The translator is still usable after the error.
+  CHECK(translator.translate_text({"a b c"}, {.beam = 1}).at(0).hypotheses.size() == 1);
+  testing::require_no_validation_messages(context);
+}
