@@ -205,16 +205,20 @@ uint32_t choose_device(const std::vector<DeviceInfo>& devices, const std::string
         "no Vulkan device found: install a GPU driver, or Mesa's CPU driver lavapipe (apt-get install "
         "mesa-vulkan-drivers) on machines without a GPU");
   }
-  std::string wanted = selector;
+  std::string wanted = selector, origin = "device ";
   if (wanted.empty()) {
-    if (const char* env = std::getenv("VKFORMER_DEVICE")) wanted = env;
+    if (const char* env = std::getenv("VKFORMER_DEVICE")) {
+      wanted = env;
+      origin = "VKFORMER_DEVICE=";
+    }
   }
   if (!wanted.empty()) {
     if (std::all_of(wanted.begin(), wanted.end(), [](unsigned char c) { return std::isdigit(c); })) {
-      const unsigned long index = std::stoul(wanted);
+      // More digits than any device count has would overflow stoul.
+      const unsigned long index = wanted.size() > 9 ? devices.size() : std::stoul(wanted);
       if (index >= devices.size()) {
-        throw Error(fmt::format("device {} does not exist: {} Vulkan device(s) found (see `vkformer devices`)",
-                                index, devices.size()));
+        throw Error(fmt::format("{}{}: no such device, {} Vulkan device(s) found (see `vkformer devices`)", origin,
+                                wanted, devices.size()));
       }
       return uint32_t(index);
     }

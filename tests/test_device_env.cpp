@@ -1,0 +1,34 @@
+// Device choice from VKFORMER_DEVICE: a bad value is one clear error naming the variable.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+
+#include "vkformer/device_info.hpp"
+
+using namespace vkformer;
+
+namespace {
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+}  // namespace
+
+TEST_CASE("VKFORMER_DEVICE out of range names the variable", "[runtime]") {
+  const std::vector<DeviceInfo> devices(2);
+  for (const char* value : {"2", "4294967296", "99999999999999999999"}) {
+    INFO(value);
+    const ScopedEnv env("VKFORMER_DEVICE", value);
+    CHECK_THROWS_WITH(choose_device(devices, ""),
+                      Catch::Contains(std::string("VKFORMER_DEVICE=") + value) && Catch::Contains("no such device"));
+  }
+  const ScopedEnv env("VKFORMER_DEVICE", "1");
+  CHECK(choose_device(devices, "") == 1);
+}
