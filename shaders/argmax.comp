@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Per row: the index of the largest value (the first on ties, like torch.argmax), skipping the `banned`
 // column (Marian never generates pad; 0xFFFFFFFF bans nothing). Writes the id and optionally the value;
 // a row with no candidate gives id 0xFFFFFFFF and value -FLT_MAX, a row holding a NaN or infinity (in any
@@ -9,7 +10,7 @@ layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(binding = 3) uniform samplerBuffer x4;
+layout(binding = 3) uniform textureBuffer x4;
 layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer Values { float values[]; };
 layout(push_constant) uniform Push {

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Fused attention, one invocation per (query row, head): softmax(scale * q.k) v over the row's keys in
 // one pass with a running max (online softmax), so a whole attention is a single dispatch.
 //   self (CROSS = false): one query per sequence (a decoder step); keys are the row's own earlier steps
@@ -18,11 +19,11 @@ layout(constant_id = 3) const bool VEC4 = true;  // HEAD_DIM, strides and offset
 const uint V4 = VEC4 ? HEAD_DIM / 4 : 1;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
-layout(binding = 1) uniform samplerBuffer q4;
+layout(binding = 1) uniform textureBuffer q4;
 layout(std430, binding = 2) readonly buffer KV { float kv[]; };  // self: this step's k, v; cross: keys, values
-layout(binding = 3) uniform samplerBuffer kv4;
+layout(binding = 3) uniform textureBuffer kv4;
 layout(std430, binding = 4) buffer Cache { float cache[]; };     // self: [rows, capacity, 2 * d_model]
-layout(binding = 5) uniform samplerBuffer cache4;
+layout(binding = 5) uniform textureBuffer cache4;
 layout(std430, binding = 6) readonly buffer State { uint state[]; };
 layout(std430, binding = 7) writeonly buffer Out { float result[]; };
 layout(std430, binding = 8) writeonly buffer Out4 { vec4 result4[]; };

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Register-blocked matmul without shared memory, for CPU drivers where every load instruction costs a
 // scalar loop and barriers are expensive: each invocation computes a TM x TN block from vec4 loads.
 // VEC4 (K, strides and offsets multiples of 4) is a specialization constant rather than a run-time flag

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Matmul for few rows (a decoder step), B stored [N, K]. Workgroup (x, y) computes rows
 // y * MAX_M .. + MAX_M of WG / K_SPLIT columns. K_SPLIT invocations share each output column, each summing
 // a strided part of k, combined through shared memory: 1 on CPU drivers (no barriers, vec4 loads), a

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Shared-memory tiled matmul with register blocking, for GPUs. A workgroup owns a BM x BN block of C
 // (BM = WG_Y*TM, BN = WG_X*TN); per TILE_K slice of k it stages A's rows and B's columns in shared
 // memory, k-major, and each invocation accumulates TM x TN outputs: rows in groups of 4 (row group

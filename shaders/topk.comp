@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Per row: the k largest values (k <= 16) with their ids, sorted by value descending, ties to the lower
 // id, never the `banned` id (0xFFFFFFFF bans nothing). With `log_softmax`, the values written are
 // value - logsumexp(row), the logsumexp over every column including the banned one. Slots without a
@@ -12,7 +13,7 @@ layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(binding = 3) uniform samplerBuffer x4;
+layout(binding = 3) uniform textureBuffer x4;
 layout(std430, binding = 1) writeonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer Values { float values[]; };
 layout(push_constant) uniform Push {

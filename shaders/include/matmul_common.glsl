@@ -9,9 +9,9 @@ layout(constant_id = 1) const bool B_TRANSPOSED = true;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 // The vec4 views of A and B are uniform texel buffers: CPU drivers (llvmpipe) gather a texel fetch as
 // one vector operation but run a storage-buffer load as a loop over lanes.
-layout(binding = 1) uniform samplerBuffer a4;
+layout(binding = 1) uniform textureBuffer a4;
 layout(std430, binding = 2) readonly buffer B { float b[]; };
-layout(binding = 3) uniform samplerBuffer b4;
+layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 5) writeonly buffer C { float c[]; };
 
