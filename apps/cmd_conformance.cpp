@@ -49,6 +49,10 @@ void add_conformance(CLI::App& app, Run& run) {
       } else {
         out("{} passed, {} failed\n", cases.size() - failures, failures);
       }
+      // A validation message is a bug in how a kernel uses Vulkan, even where its results were right.
+      if (const uint32_t messages = context.validation_messages()) {
+        throw Error(fmt::format("the validation layers reported {} message(s) (printed above)", messages));
+      }
       return failures ? 1 : 0;
     };
   });
