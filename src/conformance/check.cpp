@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -10,6 +11,16 @@
 #include "vkformer/half.hpp"
 
 namespace vkformer::conformance {
+
+void poison_rows(std::vector<float>& x, uint32_t rows, uint32_t cols, uint32_t banned) {
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity()};
+  const uint32_t poisoned[] = {1, 3, 4};
+  for (uint32_t i = 0; i < 3 && poisoned[i] < rows; ++i) {
+    const uint32_t col = i == 1 && banned < cols ? banned : (poisoned[i] * 7919) % cols;
+    x[size_t(poisoned[i]) * cols + col] = bad[i];
+  }
+}
 
 std::vector<float> random_values(size_t count, uint32_t seed, float scale) {
   std::mt19937 generator(seed);

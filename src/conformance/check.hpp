@@ -19,6 +19,10 @@ inline constexpr float kSentinel = -7.7777e33f;
 
 std::vector<float> random_values(size_t count, uint32_t seed, float scale = 1.0f);
 
+// Rows 1, 3 and 4 of x [rows, cols] (those present) get a NaN, +Inf and -Inf, the +Inf in the banned
+// column when there is one: argmax and top-k must return kNonFiniteRow for each.
+void poison_rows(std::vector<float>& x, uint32_t rows, uint32_t cols, uint32_t banned);
+
 // A buffer holding `values` (input) at offset kGuard, with guards filled with kSentinel.
 Buffer guarded_buffer(Context& context, const std::vector<float>& values, const std::string& name);
 // The same as f16 (Element::f16), padded to whole texels.

@@ -24,16 +24,6 @@ struct Shape {
   bool non_finite = false;  // NaN, +Inf and -Inf in some rows, one of them in the banned column
 };
 
-// Rows 1, 3 and 4 (those present) get a NaN, +Inf and -Inf: each must come back as kNonFiniteRow.
-void poison(std::vector<float>& x, const Shape& s) {
-  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                       -std::numeric_limits<float>::infinity()};
-  const uint32_t rows[] = {1, 3, 4};
-  for (uint32_t i = 0; i < 3 && rows[i] < s.rows; ++i) {
-    const uint32_t col = i == 1 && s.banned < s.cols ? s.banned : (rows[i] * 7919) % s.cols;
-    x[size_t(rows[i]) * s.cols + col] = bad[i];
-  }
-}
 }  // namespace
 
 static Result run_topk(Context& context, const Shape& s) {
@@ -45,7 +35,7 @@ static Result run_topk(Context& context, const Shape& s) {
   if (s.banned < s.cols) {  // the banned column holds the row maximum in every other row
     for (uint32_t r = 0; r < s.rows; r += 2) x[size_t(r) * s.cols + s.banned] = 30.0f;
   }
-  if (s.non_finite) poison(x, s);
+  if (s.non_finite) poison_rows(x, s.rows, s.cols, s.banned);
   std::vector<uint32_t> expected_ids(size_t(s.rows) * s.k, kNoBannedToken);
   std::vector<double> expected_values(size_t(s.rows) * s.k, -double(std::numeric_limits<float>::max()));
   for (uint32_t r = 0; r < s.rows; ++r) {
