@@ -7,8 +7,6 @@
 namespace vkformer {
 
 namespace {
-constexpr uint32_t kMaxWorkgroupsPerDimension = 65535;  // the least maxComputeWorkGroupCount the spec allows
-
 struct Push {
   uint32_t rows, heads, d_model, q_offset, q_stride, kv_offset, kv_stride, capacity, step_index, trace_offset,
       sentence_offset, rows_per_sentence, length_offset, source_capacity, out_offset, out_stride;
@@ -29,7 +27,7 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
   // GPUs: a workgroup per (row, head) if its shared memory fits (q, and three words per invocation).
   const uint32_t split = context.tuning().attention_wg;
   const bool per_workgroup = split > 0 && (a.head_dim + 3ull * split) * 4 <= context.info().shared_memory_bytes &&
-                             a.rows <= kMaxWorkgroupsPerDimension;
+                             a.rows <= context.info().max_workgroup_count[1];
   const uint32_t wg = per_workgroup ? split : context.tuning().reduce_wg;
   constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3) | (1u << 5);  // q4, kv4, cache4 in attention.comp
   std::vector<uint32_t> specialization{wg, a.cross, a.head_dim};

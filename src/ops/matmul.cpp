@@ -59,14 +59,12 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};
   if (variant == "matmul_gemv") {
-    // Rows per workgroup: M rounded up to a power of two, at most gemv_rows, and few enough that the
-    // k-split partial sums (gemv_wg x rows floats) fit the device's shared memory. Fewer rows per
+    // Rows per workgroup: M rounded up to a power of two, at most gemv_rows (whose k-split partial sums
+    // the tuning check has fitted into shared memory: tuning_misfits). Fewer rows per
     // workgroup read B more often but make more workgroups: halve them (down to 4) while there are fewer
     // than gemv_min_groups.
     uint32_t rows = 1;
     while (rows < std::min(s.M, t.gemv_rows)) rows *= 2;
-    const uint64_t shared = context.info().shared_memory_bytes;
-    while (t.gemv_k_split > 1 && rows > 1 && uint64_t(t.gemv_wg) * rows * sizeof(float) > shared) rows /= 2;
     groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
     while (rows > 4 && uint64_t(groups[0]) * ceil_div(s.M, rows) * s.batch < t.gemv_min_groups) rows /= 2;
     specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};

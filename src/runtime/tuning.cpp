@@ -67,7 +67,7 @@ std::vector<KernelNeeds> kernel_needs(const Tuning& t) {
   } else {
     needs.push_back({"matmul", t.matmul_wg_x, t.matmul_wg_y, 0});
   }
-  // partial[WG * MAX_M] with k-splitting (matmul.cpp halves MAX_M to fit, but gemv_rows is what it is tuned for).
+  // partial[WG * MAX_M] with k-splitting; MAX_M is at most gemv_rows.
   needs.push_back({"matmul_gemv", t.gemv_wg, 1, t.gemv_k_split > 1 ? kFloat * t.gemv_wg * t.gemv_rows : kFloat});
   // topk.comp holds three WG-sized arrays, the most of the row reductions (softmax and argmax two, layer_norm one).
   needs.push_back({"row reductions (softmax, layer_norm, argmax, topk, attention, elementwise, embed_position)",

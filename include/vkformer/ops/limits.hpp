@@ -27,7 +27,7 @@ struct CeilingSizes {
 };
 CeilingSizes ceiling_sizes(const Context& context);
 
-// The device's measured FMA rate and copy bandwidth (bytes read + written), medians of a few dispatches.
+// The device's measured FMA rate and copy bandwidth (bytes read + written), each from the fastest of three dispatches.
 struct DeviceCeilings {
   double gflops = 0, gbps = 0;
 };
