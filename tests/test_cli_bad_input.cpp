@@ -18,6 +18,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using vkformer::testing::CliResult;
 using vkformer::testing::run_cli;
+using vkformer::testing::read_bytes;
+using vkformer::testing::SafetensorsFile;
 using vkformer::testing::TempDir;
 
 namespace {
@@ -107,52 +109,16 @@ std::function<void(const fs::path&)> set_vocab(const json& id) {
   return [=](const fs::path& model) { edit_json(model / "vocab.json", [&](json& vocab) { vocab["▁you"] = id; }); };
 }
 
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// model.safetensors as its JSON header and the data after it.
-struct Safetensors {
-  json header;
-  std::string data;
-
-  explicit Safetensors(const fs::path& file) {
-    const std::string bytes = read_file(file);
-    uint64_t size = 0;
-    std::memcpy(&size, bytes.data(), sizeof(size));
-    header = json::parse(bytes.substr(8, size));
-    data = bytes.substr(8 + size);
-  }
-  void write(const fs::path& file) const {
-    std::string text = header.dump();
-    text.resize((text.size() + 7) / 8 * 8, ' ');
-    const uint64_t size = text.size();
-    std::ofstream out(file, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(&size), sizeof(size));
-    out << text << data;
-  }
-  // Sets `count` values of an F32 or BF16 tensor from element `first` on.
-  void set(const std::string& tensor, size_t first, size_t count, float value) {
-    const auto& entry = header.at(tensor);
-    const bool bf16 = entry.at("dtype") == "BF16";
-    const size_t width = bf16 ? 2 : 4, offset = entry.at("data_offsets")[0].get<size_t>();
-    char bytes[4];
-    std::memcpy(bytes, &value, 4);
-    for (size_t i = first; i < first + count; ++i) data.replace(offset + i * width, width, bytes + (bf16 ? 2 : 0), width);
-  }
-};
-
-std::function<void(const fs::path&)> edit_safetensors(const std::function<void(Safetensors&)>& edit) {
+std::function<void(const fs::path&)> edit_safetensors(const std::function<void(SafetensorsFile&)>& edit) {
   return [=](const fs::path& model) {
-    Safetensors file(model / "model.safetensors");
+    SafetensorsFile file(model / "model.safetensors");
     edit(file);
     file.write(model / "model.safetensors");
   };
 }
 
 std::function<void(const fs::path&)> set_tensor(const std::string& tensor, const json& key, const json& value) {
-  return edit_safetensors([=](Safetensors& file) { file.header.at(tensor)[key.get<std::string>()] = value; });
+  return edit_safetensors([=](SafetensorsFile& file) { file.header.at(tensor)[key.get<std::string>()] = value; });
 }
 
 std::function<void(const fs::path&)> remove_file(const std::string& name) {
@@ -313,7 +279,7 @@ TEST_CASE("cli: damaged model files: one error naming the file and what is wrong
       {.name = "tensor of the wrong shape", .arguments = hello, .error = {kFc1, "shape"},
        .damage = set_tensor(kFc1, "shape", {3, 3})},
       {.name = "tensor missing", .arguments = hello, .error = {kFc1},
-       .damage = edit_safetensors([](Safetensors& file) { file.header.erase(kFc1); })},
+       .damage = edit_safetensors([](SafetensorsFile& file) { file.header.erase(kFc1); })},
       {.name = "tensor data beyond the file", .arguments = hello, .error = {"model.safetensors"},
        .damage = set_tensor("final_logits_bias", "data_offsets", {0, 100000000})},
       {.name = "vocab.json id -1", .arguments = hello, .error = {"vocab.json", "▁you", "-1"}, .damage = set_vocab(-1)},
@@ -335,9 +301,9 @@ TEST_CASE("cli: damaged model files: one error naming the file and what is wrong
          fs::create_directory(m / "config.json");
        }},
       {.name = "NaN in a weight", .arguments = hello, .error = {kFc1},
-       .damage = edit_safetensors([](Safetensors& f) { f.set(kFc1, 3, 1, std::numeric_limits<float>::quiet_NaN()); })},
+       .damage = edit_safetensors([](SafetensorsFile& f) { f.set(kFc1, 3, 1, std::numeric_limits<float>::quiet_NaN()); })},
       {.name = "Inf in final_logits_bias", .arguments = hello, .error = {"final_logits_bias"},
-       .damage = edit_safetensors([](Safetensors& f) {
+       .damage = edit_safetensors([](SafetensorsFile& f) {
          f.set("final_logits_bias", 0, 1, std::numeric_limits<float>::infinity());
        })},
       {.name = "forced_eos_token_id outside the vocabulary", .arguments = hello, .error = {"forced_eos_token_id", "5000"},
@@ -421,14 +387,14 @@ TEST_CASE("cli: a damaged pipeline cache file is replaced by a valid one, with n
   REQUIRE(run_cli(arguments, "", environment).exit_code == 0);
   const auto files = files_in(cache);
   REQUIRE(files.size() == 1);
-  const std::string valid = read_file(files[0]);
+  const std::string valid = read_bytes(files[0]);
   std::ofstream(files[0], std::ios::binary | std::ios::trunc) << std::string(valid.size(), '\x5a');
 
   const CliResult replaced = run_cli(arguments, "", environment);
   CHECK(replaced.exit_code == 0);
   CHECK(replaced.err.empty());
   CHECK(files_in(cache) == files);
-  CHECK(read_file(files[0]).substr(0, 32) == valid.substr(0, 32));  // the driver's header again
+  CHECK(read_bytes(files[0]).substr(0, 32) == valid.substr(0, 32));  // the driver's header again
 
   // A directory in its place cannot be replaced: the temporary written beside it is removed.
   fs::remove(files[0]);
@@ -445,7 +411,7 @@ TEST_CASE("cli: a damaged pipeline cache file is replaced by a valid one, with n
 TEST_CASE("cli: a numerical blow-up at run time is an error naming the line", "[cli]") {
   const json g = vkformer::testing::read_test_json("tiny_relu_odd/golden.json");
   const std::string first = g["sources"][0], other = g["sources"][1];
-  const auto overflow = edit_safetensors([](Safetensors& f) { f.set("model.shared.weight", 25 * 36, 36, 3e38f); });  // "Z"
+  const auto overflow = edit_safetensors([](SafetensorsFile& f) { f.set("model.shared.weight", 25 * 36, 36, 3e38f); });  // "Z"
   const std::string arguments =
       fmt::format("translate --model {{model}} --max-length {}", g["greedy"]["max_length"].get<int>());
   for (const std::string beam : {"1", "4"}) {

@@ -22,6 +22,8 @@
 using namespace vkformer;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using vkformer::testing::read_bytes;
+using vkformer::testing::SafetensorsFile;
 
 namespace {
 
@@ -42,11 +44,6 @@ class ModelCopy {
  private:
   fs::path dir_;
 };
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), {}};
-}
 
 void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
@@ -90,18 +87,6 @@ Corrupt replace_with(const std::string& file, const std::string& kind) {
   };
 }
 
-struct Safetensors {
-  json header;
-  std::string data;
-};
-
-Safetensors read_safetensors(const fs::path& path) {
-  const std::string bytes = read_bytes(path);
-  uint64_t length = 0;
-  std::memcpy(&length, bytes.data(), 8);
-  return {json::parse(bytes.substr(8, length)), bytes.substr(8 + length)};
-}
-
 void write_safetensors(const fs::path& path, const std::string& header, const std::string& data) {
   const uint64_t length = header.size();
   write_bytes(path, std::string(reinterpret_cast<const char*>(&length), 8) + header + data);
@@ -109,7 +94,7 @@ void write_safetensors(const fs::path& path, const std::string& header, const st
 
 Corrupt edit_header(std::function<void(json&)> edit) {
   return [=](const fs::path& dir) {
-    auto file = read_safetensors(dir / "model.safetensors");
+    SafetensorsFile file(dir / "model.safetensors");
     edit(file.header);
     write_safetensors(dir / "model.safetensors", file.header.dump(), file.data);
   };
@@ -122,7 +107,7 @@ Corrupt set_header(const std::string& tensor, const std::string& field, json val
 // The first element of `tensor` set to `value`, in the tensor's own dtype.
 Corrupt poison(const std::string& tensor, float value) {
   return [=](const fs::path& dir) {
-    auto file = read_safetensors(dir / "model.safetensors");
+    SafetensorsFile file(dir / "model.safetensors");
     const auto& entry = file.header.at(tensor);
     char* element = file.data.data() + entry["data_offsets"][0].get<size_t>();
     const std::string dtype = entry["dtype"];
@@ -242,7 +227,7 @@ std::vector<BadModel> safetensors_cases() {
       {"negative shape", set_header(kBias, "shape", json::array({-1, 157})), {kBias, "shape", "[-1,157]"}},
       {"shape nested a million levels",
        [](const fs::path& dir) {
-         auto file = read_safetensors(dir / "model.safetensors");
+         SafetensorsFile file(dir / "model.safetensors");
          std::string header = file.header.dump();
          header.replace(header.find("[1,157]"), 7, kDeep);
          write_safetensors(dir / "model.safetensors", header, file.data);
