@@ -19,8 +19,14 @@ std::vector<uint32_t> memory_type_candidates(const vk::PhysicalDeviceMemoryPrope
                                              bool mappable, bool unified, const std::vector<uint64_t>& heap_room);
 
 // What a buffer holds, for its vec4 texel view: f16 buffers (weights under --precision f16) are read only
-// through that view, which converts to f32 as it loads.
-enum class Element { f32, f16 };
+// through that view, which converts to f32 as it loads. bf16, i8 and i16 hold weight matrices and tables
+// as CTranslate2 stores them; i8 and i16 come with f32 scales (see MatmulShape::b_scale, RowBlocks::scales):
+// w = q / scale, one scale per row for i8, one per tensor for i16.
+enum class Element { f32, f16, bf16, i8, i16 };
+
+constexpr uint32_t element_bytes(Element e) {
+  return e == Element::f32 ? 4 : e == Element::i8 ? 1 : 2;
+}
 
 // How a buffer is used: storage buffers are bound to shaders and so held to maxStorageBufferRange;
 // transfer buffers (staging copies) are only copied from and to, and only maxMemoryAllocationSize applies.

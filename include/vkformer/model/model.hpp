@@ -21,6 +21,9 @@ struct ModelConfig {
   bool scale_embedding = false;
   bool tie_embeddings = true;  // the output layer is the decoder embedding
   uint32_t pad_id = 0, eos_id = 0, decoder_start_id = 0;
+  // How source text becomes ids: Marian appends eos only; CTranslate2 models say so in config.json.
+  uint32_t unk_id = 0, bos_id = 0;
+  bool add_source_bos = false, add_source_eos = true;
   std::optional<uint32_t> forced_eos_id;
   std::vector<uint32_t> banned_ids;  // single-token bad_words_ids (Marian: pad)
   uint32_t max_length = 512;         // counts the decoder start token, as transformers does

@@ -17,9 +17,11 @@ struct View {
 
 // A [rows, cols] matrix stored as row blocks, each its own buffer, so that a matrix past the device's
 // storage-buffer range (a big vocabulary's embedding or output matrix) can be bound: block b holds rows
-// [b * block_rows, b * block_rows + rows_in(b)).
+// [b * block_rows, b * block_rows + rows_in(b)). A quantized table (Element i8 or i16) has one f32 scale
+// view per block: i8 one scale per row of the block, i16 one for the whole table (w = q / scale).
 struct RowBlocks {
   std::vector<View> blocks;
+  std::vector<View> scales;  // empty unless the blocks hold i8 or i16
   uint32_t block_rows = 0, rows = 0;
   uint32_t first_row(size_t b) const { return uint32_t(b) * block_rows; }
   uint32_t rows_in(size_t b) const { return std::min(block_rows, rows - first_row(b)); }

@@ -20,6 +20,9 @@ struct MatmulShape {
   uint32_t a_outer = 0, a_inner = 0, b_outer = 0, b_inner = 0, c_outer = 0, c_inner = 0;
   bool b_transposed = true;
   float alpha = 1.0f;
+  // B holding i8 or i16 (stored [N, K], one batch): f32 scales, w[n, k] = q[n, k] / b_scale[n] for i8,
+  // q[n, k] / b_scale[0] for i16. Unused (null buffer) for f32, f16 and bf16.
+  View b_scale;
   Activation activation = Activation::none;
   MatmulKernel kernel = MatmulKernel::automatic;
 };
