@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   vkformer::cli::add_devices(app, command);
   vkformer::cli::add_conformance(app, command);
   vkformer::cli::add_bench(app, command);
+  vkformer::cli::add_info(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
