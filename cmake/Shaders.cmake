@@ -1,9 +1,10 @@
 # Compiles each GLSL compute shader to SPIR-V with glslc, validates it with spirv-val, and embeds the words
-# in a static library. One generated .cpp per shader (and per variant), so editing a shader rebuilds only
+# in the library. One generated .cpp per shader (and per variant), so editing a shader rebuilds only
 # that shader's objects; the registry (shader name -> words) is generated once from the list of names.
 # Second builds of a shader with a preprocessor define, as shader:name:DEFINE. layer_norm without
 # subgroup arithmetic: a module that declares the capability is invalid on devices without it, even
 # where the code that uses it is never run.
+set(VKFORMER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP)
 
 # Compiles `shader` as `name` (with -D`define` when given); appends to `sources` and `names`.
@@ -16,9 +17,9 @@ macro(vkformer_compile_shader shader name define)
   endif()
   add_custom_command(
     OUTPUT ${cpp}
-    COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${CMAKE_SOURCE_DIR}/shaders/include -MD -MF ${spv}.d -o ${spv} ${shader}
+    COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${VKFORMER_CMAKE_DIR}/../shaders/include -MD -MF ${spv}.d -o ${spv} ${shader}
     COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
-    COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${CMAKE_SOURCE_DIR}/cmake/spirv_to_cpp.cmake
+    COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${VKFORMER_CMAKE_DIR}/spirv_to_cpp.cmake
     MAIN_DEPENDENCY ${shader}
     DEPFILE ${spv}.d
     COMMENT "Compiling shader ${name}"
@@ -28,7 +29,7 @@ macro(vkformer_compile_shader shader name define)
 endmacro()
 
 function(vkformer_embed_shaders target)
-  set(generated_dir ${CMAKE_BINARY_DIR}/shaders)
+  set(generated_dir ${CMAKE_CURRENT_BINARY_DIR}/shaders)
   file(MAKE_DIRECTORY ${generated_dir})
   set(sources "")
   set(names "")
@@ -68,6 +69,8 @@ ${entries}  };
 }
 }  // namespace vkformer::shaders
 ")
-  add_library(${target} STATIC ${sources} ${registry})
+  # Objects, not a library: they are linked into libvkformer, which is then the only file to install.
+  add_library(${target} OBJECT ${sources} ${registry})
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_compile_features(${target} PRIVATE cxx_std_20)
 endfunction()
