@@ -17,3 +17,6 @@ if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
+# The Python module: `pip install --no-build-isolation .` builds with scikit-build-core (pyproject.toml pins
+# the same version for isolated builds); tools/python_check.sh runs its tests with pytest.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check scikit-build-core==0.10.7 pytest==8.3.5

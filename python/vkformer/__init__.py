@@ -1,0 +1,37 @@
+"""vkformer: transformer translation models (Marian / opus-mt) on Vulkan devices.
+
+    >>> import vkformer
+    >>> translator = vkformer.Translator("models/en-de")
+    >>> translator.translate_batch(["Could not open file %s"])[0].hypotheses[0]
+
+The API follows CTranslate2's Translator: translate_batch takes a list of strings (tokenized by the
+model, hypotheses come back as strings) or a list of token lists (hypotheses come back as token lists).
+"""
+from itertools import islice
+
+from . import _vkformer
+from ._vkformer import Error, TranslationResult, devices
+
+__all__ = ["Error", "TranslationResult", "Translator", "devices"]
+__version__ = "0.1.0"
+
+
+class Translator(_vkformer.Translator):
+    """Translator(model_path, device=None, precision="f32"): a model directory on a Vulkan device.
+
+    device: None (VKFORMER_DEVICE, else the best device), an index or a name substring (devices()).
+    precision: "f32", or "f16" to store the weight matrices as f16 (compute stays f32).
+    One device batch runs at a time: calls from several threads wait for each other, without the GIL.
+    """
+
+    def translate_iterable(self, source, max_batch_size=32, **options):
+        """Yields a TranslationResult for each item of `source` (any iterable, read as it goes), in
+        order, translating max_batch_size items at a time; options are translate_batch's."""
+        if not isinstance(max_batch_size, int) or isinstance(max_batch_size, bool) or max_batch_size < 1:
+            raise Error(f"max_batch_size {max_batch_size!r}: it must be an int of 1 or more")
+        items = iter(source)
+        while True:
+            batch = list(islice(items, max_batch_size))
+            if not batch:
+                return
+            yield from self.translate_batch(batch, max_batch_size=max_batch_size, **options)

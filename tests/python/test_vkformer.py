@@ -1,0 +1,193 @@
+"""Tests of the Python module (tools/python_check.sh runs them with validation layers on).
+
+The CLI's output is the reference: VKFORMER_CLI names the binary of the same build.
+"""
+import os
+import pathlib
+import subprocess
+import threading
+import time
+
+import pytest
+
+import vkformer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "en-de"
+LINES = [
+    "Could not open file %s",
+    "Permission denied",
+    "The disk is full, and the file was not saved.",
+    "Do you want to delete all selected messages?",
+    "Press any key to continue.",
+]
+
+
+def cli(*args, lines=()):
+    command = [os.environ["VKFORMER_CLI"], "translate", "--model", str(MODEL), *args, *lines]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def translator():
+    return vkformer.Translator(str(MODEL))
+
+
+@pytest.fixture(autouse=True)
+def no_validation_messages(capfd):
+    yield
+    err = capfd.readouterr().err
+    assert "vulkan " not in err, err
+
+
+def test_devices():
+    devices = vkformer.devices()
+    assert devices, "no Vulkan device"
+    assert [d["index"] for d in devices] == list(range(len(devices)))
+    for device in devices:
+        assert device["name"] and device["type"] and device["api_version"].count(".") == 2
+
+
+def test_new_translator_with_device_and_precision():
+    name = vkformer.devices()[0]["name"]
+    translator = vkformer.Translator(MODEL, device=0, precision="f32")  # a PathLike is a path too
+    assert translator.device == name
+    assert translator.model_path == str(MODEL)
+    assert vkformer.Translator(str(MODEL), device=name[:5]).device == name
+
+
+@pytest.mark.parametrize("beam", [None, 1])
+def test_text_equals_cli(translator, beam):
+    results = translator.translate_batch(LINES, beam_size=beam)
+    expected = cli(*(["--beam", str(beam)] if beam else []), lines=LINES)
+    assert [r.hypotheses for r in results] == [[line] for line in expected]
+    assert all(r.scores == [] and r.attention == [] for r in results)
+
+
+def test_options_equal_cli(translator):
+    results = translator.translate_batch(LINES[:3], beam_size=4, num_hypotheses=2, length_penalty=0.5,
+                                         max_decoding_length=6, max_batch_size=2, return_scores=True)
+    # With more than one hypothesis the CLI prints "score<TAB>text" per hypothesis.
+    expected = [line.split("\t") for line in cli("--beam", "4", "--n-best", "2", "--length-penalty", "0.5",
+                                                 "--max-length", "7", "--batch-size", "2", lines=LINES[:3])]
+    got = [[f"{score:.4f}", text] for r in results for score, text in zip(r.scores, r.hypotheses)]
+    assert got == expected
+    for r in results:
+        assert len(r.hypotheses) == 2 and r.scores[0] >= r.scores[1]
+
+
+def test_tokens_as_ctranslate2_takes_them(translator):
+    # CTranslate2's recipe for opus-mt: tokens from the transformers tokenizer (with </s>), back to text.
+    transformers = pytest.importorskip("transformers")
+    tokenizer = transformers.MarianTokenizer.from_pretrained(str(MODEL))
+    source = [tokenizer.convert_ids_to_tokens(tokenizer.encode(line)) for line in LINES]
+    assert source[0][-1] == "</s>"
+    results = translator.translate_batch(source, beam_size=1)
+    hypotheses = [r.hypotheses[0] for r in results]
+    assert all(isinstance(h, list) and h and "</s>" not in h for h in hypotheses)
+    texts = [tokenizer.decode(tokenizer.convert_tokens_to_ids(h)) for h in hypotheses]
+    assert texts == cli("--beam", "1", lines=LINES)
+    # A token outside the vocabulary is <unk>, as convert_tokens_to_ids makes it.
+    unknown = translator.translate_batch([["▁no-such-piece", "</s>"], ["<unk>", "</s>"]], beam_size=1)
+    assert unknown[0].hypotheses == unknown[1].hypotheses
+
+
+def test_translate_iterable_streams(translator):
+    consumed = []
+
+    def lines():
+        for line in LINES:
+            consumed.append(line)
+            yield line
+
+    stream = translator.translate_iterable(lines(), max_batch_size=2, beam_size=1)
+    first = next(stream)
+    assert consumed == LINES[:2], "the first batch is translated before the rest is read"
+    results = [first, *stream]
+    assert [r.hypotheses for r in results] == [r.hypotheses for r in translator.translate_batch(LINES, beam_size=1)]
+    with pytest.raises(vkformer.Error, match="max_batch_size"):
+        next(translator.translate_iterable(LINES, max_batch_size=0))
+
+
+def test_gil_released_and_threads_serialised(translator):
+    expected = [r.hypotheses for r in translator.translate_batch(LINES * 4)]
+    outputs = [None, None]
+
+    def run(i):
+        outputs[i] = [r.hypotheses for r in translator.translate_batch(LINES * 4)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    ticks = 0
+    while any(thread.is_alive() for thread in threads):
+        ticks += 1  # runs only while the translating threads do not hold the GIL
+        time.sleep(0.001)
+    assert outputs == [expected, expected]
+    assert ticks > 20
+
+
+def test_empty_source(translator):
+    assert translator.translate_batch([]) == []
+
+
+def test_bad_text(translator):
+    with pytest.raises(vkformer.Error, match=r"^source\[1\]: input is not valid UTF-8$"):
+        # What surrogateescape makes of the byte 0xff.
+        translator.translate_batch(["fine", b"caf\xff".decode("utf-8", "surrogateescape")])
+    with pytest.raises(vkformer.Error, match=r"^source\[0\]: input of \d+ tokens is longer than the model's 256 positions$"):
+        translator.translate_batch(["word " * 300])
+    with pytest.raises(vkformer.Error, match=r"source\[0\] is an empty token list"):
+        translator.translate_batch([[]])
+    with pytest.raises(vkformer.Error, match="longer than the model's"):
+        translator.translate_batch([["▁a"] * 257])
+
+
+def test_wrong_types(translator):
+    with pytest.raises(TypeError):
+        translator.translate_batch("one sentence, not a list")
+    with pytest.raises(TypeError, match=r"source\[1\] is int"):
+        translator.translate_batch(["a", 1])
+    with pytest.raises(TypeError, match="mixes"):
+        translator.translate_batch(["a", ["▁a", "</s>"]])
+    with pytest.raises(TypeError, match="tokens are str"):
+        translator.translate_batch([["▁a", 7]])
+    with pytest.raises(TypeError):
+        translator.translate_batch(["a"], beam_size="4")
+    with pytest.raises(TypeError):
+        translator.translate_batch(["a"], 4)  # options are keyword-only
+    with pytest.raises(TypeError, match="device must be"):
+        vkformer.Translator(str(MODEL), device=1.5)
+    with pytest.raises(TypeError):
+        vkformer.Translator(42)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(beam_size=0), "beam_size 0: it must be between 1 and 8"),
+    (dict(beam_size=9), "beam_size 9"),
+    (dict(beam_size=2, num_hypotheses=3), "num_hypotheses 3: it must be between 1 and the beam size 2"),
+    (dict(num_hypotheses=0), "num_hypotheses 0"),
+    (dict(length_penalty=float("nan")), "length_penalty nan: it must be finite"),
+    (dict(max_decoding_length=0), "max_decoding_length 0"),
+    (dict(max_batch_size=-1), "max_batch_size -1"),
+    (dict(beam_size=1, return_scores=True), "greedy decoding"),
+    (dict(return_attention=True), "does not return attention"),
+])
+def test_bad_options(translator, options, message):
+    with pytest.raises(vkformer.Error, match=message):
+        translator.translate_batch(["a"], **options)
+
+
+def test_bad_model_and_device(tmp_path):
+    with pytest.raises(vkformer.Error, match="no-such-model"):
+        vkformer.Translator(str(tmp_path / "no-such-model"))
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(vkformer.Error, match="config.json"):
+        vkformer.Translator(str(tmp_path))
+    with pytest.raises(vkformer.Error, match="precision 'int4'"):
+        vkformer.Translator(str(MODEL), precision="int4")
+    with pytest.raises(vkformer.Error):
+        vkformer.Translator(str(MODEL), device="no such device")
+    with pytest.raises(vkformer.Error):
+        vkformer.Translator(str(MODEL), device=99)
+    assert issubclass(vkformer.Error, RuntimeError)
