@@ -13,7 +13,7 @@ namespace vkformer {
 
 namespace {
 
-std::unique_ptr<sentencepiece::SentencePieceProcessor> load_spm(const std::filesystem::path& path) {
+std::shared_ptr<const sentencepiece::SentencePieceProcessor> load_spm(const std::filesystem::path& path) {
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
   // Read through read_model_file, which refuses FIFOs and devices, not by SentencePiece's own Load.
   const auto status = processor->LoadFromSerializedProto(read_model_file(path));
@@ -112,10 +112,22 @@ size_t language_tag_length(const std::string& text) {
   return close != std::string::npos && close >= 3 ? close + 2 : 0;
 }
 
-Tokenizer::Tokenizer(const std::filesystem::path& directory) {
+std::string_view tokenizer_kind_name(TokenizerKind kind) {
+  switch (kind) {
+    case TokenizerKind::marian: return "marian";
+    case TokenizerKind::sentencepiece: return "sentencepiece";
+    case TokenizerKind::tokens: return "tokens";
+  }
+  return "unknown";
+}
+
+Tokenizer::Tokenizer(const std::filesystem::path& directory, bool tokenized)
+    : kind_(tokenized ? TokenizerKind::tokens : TokenizerKind::marian) {
   const uint32_t vocab_size = read_marian_config(directory).vocab_size;
-  source_ = load_spm(directory / "source.spm");
-  target_ = load_spm(directory / "target.spm");
+  if (!tokenized) {
+    source_ = load_spm(directory / "source.spm");
+    target_ = load_spm(directory / "target.spm");
+  }
   const auto vocab_path = directory / "vocab.json";
   source_vocab_ = parse_vocab({vocab_path, read_model_file(vocab_path)}, vocab_size);
   const auto target_path = separate_vocabs(directory) ? directory / "target_vocab.json" : vocab_path;
@@ -126,34 +138,116 @@ Tokenizer::Tokenizer(const std::filesystem::path& directory) {
   eos_id_ = special(source_vocab_, "</s>", vocab_path);
   pad_id_ = special(source_vocab_, "<pad>", vocab_path);
   unk_id_ = special(source_vocab_, "<unk>", vocab_path);
+  skipped_.resize(vocab_size);
+  skipped_[eos_id_] = true;
+  // skip_special_tokens: eos, pad and unk; the tokens kind shows everything but eos, as CTranslate2 does.
+  if (!tokenized) skipped_[pad_id_] = skipped_[unk_id_] = true;
+}
+
+Tokenizer::Tokenizer(const Vocabularies& vocabularies, const ModelConfig& config, const TokenizerSetup& setup)
+    : kind_(setup.kind), target_pieces_(vocabularies.target) {
+  if (kind_ != TokenizerKind::tokens) {
+    source_ = load_spm(setup.source_spm);
+    target_ = setup.target_spm == setup.source_spm ? source_ : load_spm(setup.target_spm);
+  }
+  // CTranslate2 keeps the first id of a token listed twice.
+  for (size_t id = 0; id < vocabularies.source.size(); ++id) {
+    source_vocab_.emplace(vocabularies.source[id], uint32_t(id));
+  }
+  const auto target_token = [&](uint32_t id, const char* what) -> const std::string& {
+    if (id >= target_pieces_.size()) {
+      throw Error(fmt::format("'{}': the {} id {} is not in the {}-token target vocabulary", setup.vocabulary_origin,
+                              what, id, target_pieces_.size()));
+    }
+    return target_pieces_[id];
+  };
+  const auto source_token = [&](const std::string& token, const char* what) {
+    const auto found = source_vocab_.find(token);
+    if (found == source_vocab_.end()) {
+      throw Error(fmt::format("'{}': the source vocabulary has no {} token {}", setup.vocabulary_origin, what,
+                              brief(token)));
+    }
+    return found->second;
+  };
+  unk_id_ = source_token(target_token(config.unk_id, "unk"), "unk");
+  eos_id_ = source_token(target_token(config.eos_id, "eos"), "eos");
+  add_bos_ = config.add_source_bos;
+  if (add_bos_) bos_id_ = source_token(target_token(config.bos_id, "bos"), "bos");
+  add_eos_ = config.add_source_eos || kind_ == TokenizerKind::marian;
+  const auto pad = source_vocab_.find("<pad>");
+  pad_id_ = pad == source_vocab_.end() ? unk_id_ : pad->second;
+
+  skipped_.resize(target_pieces_.size());
+  skipped_[config.eos_id] = true;
+  if (kind_ == TokenizerKind::marian) {
+    skipped_[config.unk_id] = true;
+    const auto target_pad = std::find(target_pieces_.begin(), target_pieces_.end(), "<pad>");
+    if (target_pad != target_pieces_.end()) skipped_[target_pad - target_pieces_.begin()] = true;
+  } else if (kind_ == TokenizerKind::sentencepiece) {
+    // Argos asks CTranslate2 to replace unk by a source token; vkformer has no attention output to choose one.
+    for (uint32_t id : {config.unk_id, config.bos_id, config.decoder_start_id}) {
+      if (id < skipped_.size()) skipped_[id] = true;
+    }
+  }
+  for (const auto& token : setup.target_prefix) {
+    const auto found = std::find(target_pieces_.begin(), target_pieces_.end(), token);
+    if (found == target_pieces_.end()) {
+      throw Error(fmt::format("{}: target_prefix {} is not a token of the {}-token target vocabulary",
+                              setup.prefix_origin, brief(token), target_pieces_.size()));
+    }
+    target_prefix_.push_back(uint32_t(found - target_pieces_.begin()));
+  }
 }
 
 Tokenizer::~Tokenizer() = default;
 
+uint32_t Tokenizer::source_id(const std::string& piece) const {
+  const auto found = source_vocab_.find(piece);
+  return found == source_vocab_.end() ? unk_id_ : found->second;
+}
+
 std::vector<uint32_t> Tokenizer::encode(const std::string& text) const {
   if (!valid_utf8(text)) throw Error("input is not valid UTF-8");
   std::vector<uint32_t> ids;
-  const size_t tag = language_tag_length(text);
-  if (tag) {
-    const auto found = source_vocab_.find(text.substr(0, tag));
-    ids.push_back(found == source_vocab_.end() ? unk_id_ : found->second);
+  if (add_bos_) ids.push_back(bos_id_);
+  if (kind_ == TokenizerKind::tokens) {
+    for (size_t at = text.find_first_not_of(" \t"); at != std::string::npos; at = text.find_first_not_of(" \t", at)) {
+      const size_t end = std::min(text.find_first_of(" \t", at), text.size());
+      ids.push_back(source_id(text.substr(at, end - at)));
+      at = end;
+    }
+  } else {
+    const size_t tag = kind_ == TokenizerKind::marian ? language_tag_length(text) : 0;
+    if (tag) ids.push_back(source_id(text.substr(0, tag)));
+    std::vector<std::string> pieces;
+    source_->Encode(std::string_view(text).substr(tag), &pieces);
+    for (const auto& piece : pieces) ids.push_back(source_id(piece));
   }
-  std::vector<std::string> pieces;
-  source_->Encode(std::string_view(text).substr(tag), &pieces);
-  for (const auto& piece : pieces) {
-    const auto found = source_vocab_.find(piece);
-    ids.push_back(found == source_vocab_.end() ? unk_id_ : found->second);
-  }
-  ids.push_back(eos_id_);
+  if (add_eos_) ids.push_back(eos_id_);
   return ids;
 }
 
 std::string Tokenizer::decode(const std::vector<uint32_t>& ids) const {
+  const bool prefixed = !target_prefix_.empty() && ids.size() >= target_prefix_.size() &&
+                        std::equal(target_prefix_.begin(), target_prefix_.end(), ids.begin());
   std::vector<std::string> pieces;
-  for (uint32_t id : ids) {
-    if (id == eos_id_ || id == pad_id_ || id == unk_id_) continue;
+  for (size_t i = prefixed ? target_prefix_.size() : 0; i < ids.size(); ++i) {
+    const uint32_t id = ids[i];
+    if (id < skipped_.size() && skipped_[id]) continue;
     pieces.push_back(id < target_pieces_.size() && !target_pieces_[id].empty() ? target_pieces_[id] : "<unk>");
   }
+  if (kind_ == TokenizerKind::marian) return decode_marian(pieces);
+  std::string text;
+  if (kind_ == TokenizerKind::tokens) {
+    for (const auto& piece : pieces) text += (text.empty() ? "" : " ") + piece;
+    return text;
+  }
+  target_->Decode(pieces, &text);
+  // Argos drops the space the tokenizer put before the first word (DecodePieces usually has).
+  return text.starts_with(' ') ? text.substr(1) : text;
+}
+
+std::string Tokenizer::decode_marian(const std::vector<std::string>& pieces) const {
   std::string text;
   target_->Decode(pieces, &text);
   replace_all(text, "\xe2\x96\x81", " ");
