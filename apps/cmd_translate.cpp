@@ -1,10 +1,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +26,16 @@ namespace vkformer::cli {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// How long a batch waits for more lines from a pipe or terminal once it has one: long enough to gather what a
+// writer sends together, short enough that a program sending one line gets its answer at once.
+constexpr auto kGatherWait = std::chrono::milliseconds(5);
+// Lines read ahead of translation at most (memory for a huge input stays bounded).
+constexpr size_t kReadAhead = 16384;
+// CTranslate2's default max_input_length.
+constexpr uint32_t kDefaultMaxInput = 1024;
+
 struct TranslateArgs {
   ContextOptions context;
   std::string model;
@@ -28,115 +44,232 @@ struct TranslateArgs {
   std::optional<uint32_t> beam;         // unset: the model's num_beams
   std::optional<float> length_penalty;  // unset: the model's
   bool json = false;
+  bool quiet = false;
+  bool skip_errors = false;  // --on-error skip
+  uint32_t max_input_length = kDefaultMaxInput;
+  std::string input, output;
   std::vector<std::string> texts;
 };
 
-std::string hypotheses_text(const Translation& result) {
+struct InputLine {
+  size_t number = 0;  // 1-based
   std::string text;
-  for (const auto& hypothesis : result.hypotheses) {
-    if (result.hypotheses.size() > 1) {
-      text += fmt::format("{:.4f}\t{}\n", hypothesis.score.value_or(0.0f), hypothesis.text);
-    } else {
-      text += hypothesis.text + "\n";
-    }
-  }
-  return text;
-}
+  Clock::time_point read_at;
+};
 
-std::string json_text(const std::string& source, const Translation& result, double batch_ms) {
-  nlohmann::json hypotheses = nlohmann::json::array();
-  for (const auto& h : result.hypotheses) {
-    hypotheses.push_back({{"text", h.text}, {"ids", h.ids},
-                          {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
-  }
-  return nlohmann::json{{"source", source}, {"source_ids", result.source_ids}, {"hypotheses", hypotheses},
-                        {"batch_ms", batch_ms}}
-             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-// Lines read but not yet printed, each encoded as it arrives. A line that cannot be encoded or translated
-// ends the run: every line before it is printed first, then the error names it ("line 7: ...").
-class Pending {
+// Lines read from stdin by a thread of their own, so that reading overlaps translation and a batch takes
+// whatever has arrived. A read error is kept and reported after the lines read before it.
+class LineQueue {
  public:
-  Pending(Translator& translator, const TranslateArgs& args, std::string label, bool progress)
-      : translator_(translator), args_(args), label_(std::move(label)), progress_(progress) {}
-  Pending(const Pending&) = delete;
-  Pending& operator=(const Pending&) = delete;
-  ~Pending() {
-    if (progress_ && printed_) std::fputs("\n", stderr);  // ends the progress line, also before an error
-  }
-
-  size_t size() const { return lines_.size(); }
-
-  void add(std::string line) {
-    try {
-      sources_.push_back(translator_.encode(line));
-    } catch (const std::exception& e) {
-      const auto message = failure(lines_.size(), e.what());
-      flush();
-      throw Error(message);
-    }
+  void push(InputLine line) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return lines_.size() < kReadAhead; });
     lines_.push_back(std::move(line));
+    ready_.notify_one();
   }
 
-  // Translates and prints the pending lines.
-  void flush() {
-    if (lines_.empty()) return;
-    std::string text;
-    try {
-      text = translated(0, lines_.size());
-    } catch (const std::exception&) {
-      // One sentence can fail the batch it shares with others (its numbers overflow, its buffers do not fit):
-      // one line at a time, in order, prints the lines before it and names it.
-      print_one_by_one();
+  void finish(std::optional<std::string> error) {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    error_ = std::move(error);
+    ready_.notify_one();
+  }
+
+  // Waits for a line or the end of input, then at most `wait` for more while there are fewer than `most`.
+  // Returns false at the end of input; throws the read error, if any, once every line before it was taken.
+  bool take(size_t most, std::chrono::milliseconds wait, std::vector<InputLine>& batch) {
+    batch.clear();
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !lines_.empty() || finished_; });
+    const auto deadline = Clock::now() + wait;
+    while (lines_.size() < most && !finished_) {
+      if (ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
-    write_output(text);
-    flush_output();
-    printed_ += lines_.size();
-    lines_.clear();
-    sources_.clear();
-    if (progress_) fmt::print(stderr, "\rtranslated {} lines", printed_);
+    while (!lines_.empty() && batch.size() < most) {
+      batch.push_back(std::move(lines_.front()));
+      lines_.pop_front();
+    }
+    space_.notify_one();
+    if (batch.empty() && error_) throw Error(*error_);
+    return !batch.empty();
   }
 
  private:
-  std::string failure(size_t index, const char* what) const {
-    return fmt::format("{} {}: {}", label_, printed_ + index + 1, what);
-  }
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<InputLine> lines_;
+  bool finished_ = false;
+  std::optional<std::string> error_;
+};
 
-  // The output of pending lines [begin, end).
-  std::string translated(size_t begin, size_t end) {
-    const std::vector<std::vector<uint32_t>> sources(sources_.begin() + long(begin), sources_.begin() + long(end));
-    const auto start = std::chrono::steady_clock::now();
-    auto results = translator_.translate(sources, args_.decode);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::string text;
-    for (size_t i = 0; i < results.size(); ++i) {
-      for (auto& h : results[i].hypotheses) h.text = translator_.tokenizer().decode(h.ids);
-      text += args_.json ? json_text(lines_[begin + i], results[i], ms) : hypotheses_text(results[i]);
-    }
-    return text;
-  }
-
-  void print_one_by_one() {
-    for (size_t i = 0; i < lines_.size(); ++i) {
+// Starts the thread that reads stdin. It is detached: a read may block forever (a terminal, a pipe kept
+// open) after the run has ended with an error.
+std::shared_ptr<LineQueue> start_reading() {
+  auto queue = std::make_shared<LineQueue>();
+  std::thread([queue] {
+    try {
+      LineReader reader;
       std::string text;
-      try {
-        text = translated(i, i + 1);
-      } catch (const std::exception& e) {
-        flush_output();
-        throw Error(failure(i, e.what()));
-      }
-      write_output(text);
+      for (size_t number = 1; reader.next(text); ++number) queue->push({number, std::move(text), Clock::now()});
+      queue->finish(std::nullopt);
+    } catch (const std::exception& e) {
+      queue->finish(e.what());
     }
+  }).detach();
+  return queue;
+}
+
+std::string duration_text(double seconds) {
+  const auto s = uint64_t(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// A progress line on stderr: lines done (of the total when stdin is a file), lines/s and the time left.
+class Progress {
+ public:
+  Progress(bool enabled, size_t total) : enabled_(enabled), total_(total), start_(Clock::now()) {}
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  ~Progress() { clear(); }  // an error line after it starts on a clean line
+
+  void update(size_t done) {
+    if (!enabled_) return;
+    done_ = done;
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = seconds > 0 ? double(done) / seconds : 0;
+    std::string text;
+    if (total_ >= done && total_ > 0) {
+      constexpr size_t kWidth = 24;
+      const size_t filled = kWidth * done / total_;
+      const std::string eta = rate > 0 ? duration_text(double(total_ - done) / rate) : "?";
+      text = fmt::format("[{}{}] {}/{} lines, {:.1f} lines/s, ETA {}", std::string(filled, '#'),
+                         std::string(kWidth - filled, '.'), done, total_, rate, eta);
+    } else {
+      text = fmt::format("{} lines, {:.1f} lines/s", done, rate);
+    }
+    fmt::print(stderr, "\r\033[K{}", text);
+    shown_ = true;
+  }
+
+  // Erases the line, before a warning or output to the same terminal.
+  void clear() {
+    if (!shown_) return;
+    std::fputs("\r\033[K", stderr);
+    shown_ = false;
+  }
+
+  void finish() {
+    if (!enabled_) return;
+    clear();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    fmt::print(stderr, "translated {} lines in {} ({:.1f} lines/s)\n", done_, duration_text(seconds),
+               seconds > 0 ? double(done_) / seconds : 0.0);
+  }
+
+ private:
+  const bool enabled_;
+  const size_t total_;  // 0: unknown
+  const Clock::time_point start_;
+  size_t done_ = 0;
+  bool shown_ = false;
+};
+
+// Marian's n-best format: the 0-based sentence index, the text and the score.
+std::string hypotheses_text(size_t index, const Translation& result) {
+  if (result.hypotheses.size() == 1) return result.hypotheses[0].text + "\n";
+  std::string text;
+  for (const auto& h : result.hypotheses) text += fmt::format("{} ||| {} ||| {:.6f}\n", index, h.text, h.score.value_or(0.0f));
+  return text;
+}
+
+std::string json_line(const nlohmann::json& record) {
+  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// The lines of one run, translated batch by batch and written in input order as each batch is done.
+class LineTranslator {
+ public:
+  LineTranslator(Translator& translator, const TranslateArgs& args, std::string label, Progress& progress)
+      : translator_(translator), args_(args), label_(std::move(label)), progress_(progress),
+        limit_(input_token_limit(translator, args.max_input_length)) {}
+
+  void translate(const std::vector<InputLine>& batch) {
+    const auto start = Clock::now();
+    std::vector<std::optional<std::string>> errors(batch.size());
+    std::vector<std::optional<size_t>> truncated(batch.size());
+    std::vector<std::vector<uint32_t>> sources;
+    std::vector<size_t> source_of(batch.size(), SIZE_MAX);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      try {
+        auto encoded = encode_input(translator_, batch[i].text, limit_);
+        if (encoded.truncated_from) truncated[i] = encoded.truncated_from;
+        source_of[i] = sources.size();
+        sources.push_back(std::move(encoded.ids));
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+        if (!args_.skip_errors) break;  // the lines after it are not needed
+      }
+    }
+    auto outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors);
+    const double batch_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    progress_.clear();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& line = batch[i];
+      if (!errors[i] && source_of[i] != SIZE_MAX) {
+        if (auto* message = std::get_if<std::string>(&outcomes[source_of[i]])) errors[i] = *message;
+      }
+      if (errors[i]) {
+        failed(line, *errors[i]);
+        continue;
+      }
+      if (truncated[i]) {
+        warn(line, fmt::format("{} tokens, only the first {} translated (--max-input-length)", *truncated[i], limit_));
+      }
+      const auto& result = std::get<Translation>(outcomes[source_of[i]]);
+      write_output(args_.json ? json_record(line, result, truncated[i], batch.size(), batch_ms)
+                              : hypotheses_text(line.number - 1, result));
+    }
+    flush_output();
+    done_ += batch.size();
+    progress_.update(done_);
+  }
+
+ private:
+  void warn(const InputLine& line, const std::string& message) {
+    fmt::print(stderr, "vkformer: warning: {} {}: {}\n", label_, line.number, message);
+  }
+
+  // --on-error fail: every line before it is written, then the error ends the run. skip: an empty line.
+  void failed(const InputLine& line, const std::string& message) {
+    if (!args_.skip_errors) {
+      flush_output();
+      throw Error(fmt::format("{} {}: {}", label_, line.number, message));
+    }
+    warn(line, message + " (skipped: its output is an empty line)");
+    write_output(args_.json ? json_line({{"line", line.number}, {"source", line.text}, {"error", message}}) : "\n");
+  }
+
+  std::string json_record(const InputLine& line, const Translation& result, std::optional<size_t> truncated,
+                          size_t batch_size, double batch_ms) const {
+    nlohmann::json hypotheses = nlohmann::json::array();
+    for (const auto& h : result.hypotheses) {
+      hypotheses.push_back({{"text", h.text}, {"ids", h.ids},
+                            {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
+    }
+    nlohmann::json record{{"line", line.number}, {"source", line.text}, {"source_ids", result.source_ids},
+                          {"hypotheses", hypotheses},
+                          {"latency_ms", std::chrono::duration<double, std::milli>(Clock::now() - line.read_at).count()},
+                          {"batch", {{"sentences", batch_size}, {"ms", batch_ms}}}};
+    if (truncated) record["truncated_from_tokens"] = *truncated;
+    return json_line(record);
   }
 
   Translator& translator_;
   const TranslateArgs& args_;
   const std::string label_;  // "line" (stdin) or "argument"
-  const bool progress_;
-  std::vector<std::string> lines_;
-  std::vector<std::vector<uint32_t>> sources_;
-  size_t printed_ = 0;  // lines before lines_[0]
+  Progress& progress_;
+  const uint32_t limit_;
+  size_t done_ = 0;
 };
 
 // The model's generation_config decides what the command line leaves open.
@@ -148,56 +281,76 @@ void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
   }
 }
 
-// A failed read still prints the lines read before it.
-bool next_line(Pending& pending, std::string& line) {
-  try {
-    return read_line(line);
-  } catch (const Error&) {
-    pending.flush();
-    throw;
-  }
-}
-
 int run_translate(TranslateArgs& args) {
+  if (!args.input.empty() && !args.texts.empty()) throw UsageError("give either --input or text arguments, not both");
+  // Opened before the model loads, so that a wrong path fails at once.
+  if (!args.input.empty()) open_input(args.input);
+  if (!args.output.empty()) open_output(args.output);
   Context context(args.context);
   Translator translator(context, resolve_model(args.model), false, args.precision);
   resolve_decode(args, translator.model_decode_options());
   if (!args.texts.empty()) {
-    Pending pending(translator, args, "argument", false);
-    for (auto& text : args.texts) pending.add(std::move(text));
-    pending.flush();
+    Progress none(false, 0);
+    LineTranslator lines_translator(translator, args, "argument", none);
+    std::vector<InputLine> lines;
+    for (auto& text : args.texts) lines.push_back({lines.size() + 1, std::move(text), Clock::now()});
+    lines_translator.translate(lines);
     return 0;
   }
-  // Interactive input is translated line by line; piped input in chunks, so batches fill up.
-  const bool interactive = isatty(STDIN_FILENO);
-  Pending pending(translator, args, "line", !interactive && isatty(STDERR_FILENO));
-  const size_t chunk = interactive ? 1 : std::max<size_t>(args.decode.batch_sentences * 8, 64);
-  for (std::string line; next_line(pending, line);) {
-    pending.add(std::move(line));
-    if (pending.size() >= chunk) pending.flush();
-  }
-  pending.flush();
+  const size_t total = count_input_lines();
+  // A file is read in chunks of several batches (sorted by length inside translate(), they waste less on
+  // padding); a pipe or terminal one batch at a time, so that each line is answered as soon as possible.
+  const size_t most = total > 0 ? std::max<size_t>(args.decode.batch_sentences * 8, 64) : args.decode.batch_sentences;
+  Progress progress(!args.quiet && isatty(STDERR_FILENO) && !isatty(STDIN_FILENO), total);
+  LineTranslator lines_translator(translator, args, "line", progress);
+  const auto queue = start_reading();
+  std::vector<InputLine> batch;
+  while (queue->take(most, kGatherWait, batch)) lines_translator.translate(batch);
+  progress.finish();
   return 0;
 }
 
 }  // namespace
 
 void add_translate(CLI::App& app, Run& run) {
-  auto* command = app.add_subcommand("translate", "Translate text arguments, or stdin line by line");
+  auto* command = app.add_subcommand("translate", "Translate text arguments, or stdin (or --input) line by line; "
+                                                  "each line's translation is written as soon as its batch is done");
   static TranslateArgs args;
   add_model_options(command, args.model, args.context, args.precision);
+  command->add_option("-i,--input", args.input, "Read lines from this file instead of stdin");
+  command->add_option("-o,--output", args.output, "Write translations to this file instead of stdout");
   command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")
       ->check(CLI::Range(1u, kMaxBeam));
-  command->add_option("--n-best", args.decode.n_best, "Hypotheses per sentence (<= beam)")
-      ->check(CLI::Range(1u, kMaxBeam));
+  command->add_option("--n-best", args.decode.n_best,
+                      "Hypotheses per sentence (<= beam); above 1, lines in Marian's n-best format "
+                      "'INDEX ||| TEXT ||| SCORE' (INDEX from 0)")
+      ->check(CLI::Range(1u, kMaxBeam))->capture_default_str();
   command->add_option("--length-penalty", args.length_penalty,
                       "Beam scores are divided by length^penalty (default: the model's generation_config)")
       ->check(finite_between(-10, 10));
-  command->add_option("--max-length", args.decode.max_length, "Most tokens per output, counting the start token")
+  command->add_option("--max-length", args.decode.max_length,
+                      "Most tokens per output, counting the start token (default: the model's max_length)")
       ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
-  command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
-  command->add_option("--batch-tokens", args.decode.batch_tokens, "Also cap sentences x longest source per batch");
-  command->add_flag("--json", args.json, "One JSON object per sentence: tokens, scores, timing");
+  command->add_option("--max-input-length", args.max_input_length,
+                      "Longer lines are truncated to their first N tokens, with a warning (CTranslate2's default "
+                      "1024; never more than the model's positions, where the line would otherwise fail); "
+                      "0: no truncation, a line longer than the positions is an error")
+      ->capture_default_str();
+  command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  command->add_option("--batch-tokens", args.decode.batch_tokens,
+                      "Also cap sentences x longest source per batch (default 0: no cap)");
+  command
+      ->add_option_function<std::string>(
+          "--on-error", [](const std::string& value) { args.skip_errors = value == "skip"; },
+          "A line that cannot be translated (invalid UTF-8, too long, numbers that overflow): 'fail' ends the run "
+          "with exit code 1 after the lines before it (default); 'skip' writes an empty line, warns on stderr "
+          "naming the line, and goes on (exit code 0)")
+      ->check(CLI::IsMember({"fail", "skip"}));
+  command->add_flag("--json", args.json,
+                    "One JSON object per line: line number, source ids, hypotheses with ids and scores, "
+                    "latency_ms (from reading the line to writing it), its batch's size and time");
+  command->add_flag("-q,--quiet", args.quiet, "No progress line on stderr (shown only when stderr is a terminal)");
   command->add_flag("--validation", args.context.validation, "Enable Vulkan validation layers");
   command->add_option("text", args.texts, "Sentences to translate (default: read stdin)");
   command->callback([&run] { run = [] { return run_translate(args); }; });

@@ -20,6 +20,7 @@ void add_bench(CLI::App& app, Run& run);
 void add_translate(CLI::App& app, Run& run);
 void add_profile(CLI::App& app, Run& run);
 void add_info(CLI::App& app, Run& run);
+void add_serve(CLI::App& app, Run& run);
 // `vkformer bench` subcommands, each in its own file.
 void add_bench_ops(CLI::App& bench, Run& run);
 void add_bench_translate(CLI::App& bench, Run& run);

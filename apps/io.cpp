@@ -1,8 +1,10 @@
 #include "io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,20 @@ bool reopen_if_closed(int fd) {
 }
 
 Error output_error(const char* reason) { return Error(fmt::format("cannot write output: {}", reason)); }
+Error input_error(const char* reason) { return Error(fmt::format("cannot read input: {}", reason)); }
+
+// Opens `path` as descriptor `target` (0 or 1).
+void open_as(const std::string& path, int flags, int target, const char* what) {
+  const int fd = open(path.c_str(), flags | O_CLOEXEC, 0666);
+  if (fd < 0) throw Error(fmt::format("cannot open {} '{}': {}", what, path, std::strerror(errno)));
+  struct stat info {};
+  if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    close(fd);
+    throw Error(fmt::format("cannot open {} '{}': it is a directory", what, path));
+  }
+  dup2(fd, target);
+  close(fd);
+}
 
 }  // namespace
 
@@ -34,6 +50,17 @@ void guard_standard_streams() {
   stdin_closed = reopen_if_closed(STDIN_FILENO);
   stdout_closed = reopen_if_closed(STDOUT_FILENO);
   reopen_if_closed(STDERR_FILENO);
+}
+
+void open_input(const std::string& path) {
+  open_as(path, O_RDONLY, STDIN_FILENO, "input");
+  stdin_closed = false;
+}
+
+void open_output(const std::string& path) {
+  std::fflush(stdout);
+  open_as(path, O_WRONLY | O_CREAT | O_TRUNC, STDOUT_FILENO, "output");
+  stdout_closed = false;
 }
 
 void write_output(std::string_view text) {
@@ -46,14 +73,112 @@ void flush_output() {
 }
 
 bool read_line(std::string& line) {
-  if (stdin_closed) throw Error("cannot read input: stdin is closed");
+  if (stdin_closed) throw input_error("stdin is closed");
   line.clear();
   int c = 0;
   while ((c = std::getc(stdin)) != EOF && c != '\n') line.push_back(char(c));
-  if (std::ferror(stdin)) throw Error(fmt::format("cannot read input: {}", std::strerror(errno)));
+  if (std::ferror(stdin)) throw input_error(std::strerror(errno));
   if (c == EOF && line.empty()) return false;
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return true;
+}
+
+LineReader::LineReader() = default;
+
+bool LineReader::next(std::string& line) {
+  if (stdin_closed) throw input_error("stdin is closed");
+  for (size_t searched = start_;;) {
+    const size_t newline = buffer_.find('\n', searched);
+    if (newline != std::string::npos || (end_ && start_ < buffer_.size())) {
+      const size_t stop = newline == std::string::npos ? buffer_.size() : newline;
+      line.assign(buffer_, start_, stop - start_);
+      start_ = std::min(stop + 1, buffer_.size());
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      return true;
+    }
+    if (end_) return false;
+    searched = buffer_.size();
+    if (start_ > 0 && start_ * 2 >= buffer_.size()) {  // drop consumed lines before the buffer grows
+      buffer_.erase(0, start_);
+      searched -= start_;
+      start_ = 0;
+    }
+    char chunk[65536];
+    const ssize_t got = read(STDIN_FILENO, chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw input_error(std::strerror(errno));
+    if (got == 0) end_ = true;
+    buffer_.append(chunk, size_t(got));
+  }
+}
+
+size_t count_input_lines() {
+  struct stat info {};
+  if (stdin_closed || fstat(STDIN_FILENO, &info) != 0 || !S_ISREG(info.st_mode)) return 0;
+  off_t offset = lseek(STDIN_FILENO, 0, SEEK_CUR);
+  if (offset < 0) return 0;
+  size_t lines = 0;
+  char last = '\n';
+  char chunk[65536];
+  for (ssize_t got; (got = pread(STDIN_FILENO, chunk, sizeof chunk, offset)) > 0; offset += got) {
+    lines += size_t(std::count(chunk, chunk + got, '\n'));
+    last = chunk[got - 1];
+  }
+  return lines + (last != '\n' ? 1 : 0);
+}
+
+uint32_t input_token_limit(const Translator& translator, uint32_t option) {
+  return option == 0 ? 0 : std::min(option, translator.config().max_positions);
+}
+
+EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit) {
+  if (limit == 0) return {translator.encode(text)};
+  std::vector<uint32_t> ids;
+  try {
+    ids = translator.encode(text);
+  } catch (const Error&) {
+    // Longer than the model's positions, or not UTF-8: the tokenizer alone tells which (it throws for the latter).
+    ids = translator.tokenizer().encode(text);
+    if (ids.size() <= limit) throw;
+  }
+  if (ids.size() <= limit) return {std::move(ids)};
+  const size_t count = ids.size();
+  const bool keep_eos = translator.config().add_source_eos;
+  const uint32_t last = ids.back();
+  ids.resize(limit);
+  if (keep_eos) ids.back() = last;
+  return {std::move(ids), count};
+}
+
+std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
+                                        const DecodeOptions& options, bool stop_at_error) {
+  const auto decoded = [&](Translation translation) {
+    for (auto& h : translation.hypotheses) h.text = translator.tokenizer().decode(h.ids);
+    return translation;
+  };
+  std::vector<Outcome> outcomes;
+  if (sources.size() > 1) {
+    try {
+      for (auto& translation : translator.translate(sources, options)) outcomes.emplace_back(decoded(std::move(translation)));
+      return outcomes;
+    } catch (const std::exception&) {
+      outcomes.clear();  // one sentence failed the batch it shared: find which, one at a time
+    }
+  }
+  bool failed = false;
+  for (const auto& source : sources) {
+    if (failed && stop_at_error) {
+      outcomes.emplace_back(Translation{});
+      continue;
+    }
+    try {
+      outcomes.emplace_back(decoded(std::move(translator.translate({source}, options).at(0))));
+    } catch (const std::exception& e) {
+      outcomes.emplace_back(std::string(e.what()));
+      failed = true;
+    }
+  }
+  return outcomes;
 }
 
 }  // namespace vkformer::cli

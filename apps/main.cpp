@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "io.hpp"
+#include "version.hpp"
 #include "vkformer/error.hpp"
 
 namespace {
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   vkformer::cli::guard_standard_streams();
   CLI::App app{"vkformer: transformer translation on any Vulkan device"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("vkformer {}", vkformer::cli::kVersion));
+  app.footer("Exit codes: 0 success; 1 the run failed (bad input line, model, device, output); "
+             "2 bad command line. `vkformer COMMAND --help` for each command's options.");
   vkformer::cli::Run command;
   vkformer::cli::add_translate(app, command);
   vkformer::cli::add_profile(app, command);
@@ -48,6 +52,7 @@ int main(int argc, char** argv) {
   vkformer::cli::add_conformance(app, command);
   vkformer::cli::add_bench(app, command);
   vkformer::cli::add_info(app, command);
+  vkformer::cli::add_serve(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
