@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <deque>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -122,27 +123,31 @@ std::unordered_set<std::string> read_api_keys(const std::string& path) {
   return keys;
 }
 
-// LibreTranslate's --req-limit: requests per minute from one client address.
+// LibreTranslate's --req-limit: requests per minute from one client address, over the last 60 seconds.
 class RateLimit {
  public:
   explicit RateLimit(uint32_t per_minute) : per_minute_(per_minute) {}
   bool allow(const std::string& address) {
     if (per_minute_ == 0) return true;
-    const auto minute = std::chrono::duration_cast<std::chrono::minutes>(
-                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
-    if (minute != minute_) {
-      counts_.clear();
-      minute_ = minute;
+    // Addresses whose last request is a minute old are forgotten, so the table holds only recent clients.
+    if (now - pruned_ > std::chrono::minutes(1)) {
+      std::erase_if(times_, [&](const auto& entry) { return now - entry.second.back() > std::chrono::minutes(1); });
+      pruned_ = now;
     }
-    return ++counts_[address] <= per_minute_;
+    auto& times = times_[address];
+    while (!times.empty() && now - times.front() > std::chrono::minutes(1)) times.pop_front();
+    if (times.size() >= per_minute_) return false;
+    times.push_back(now);
+    return true;
   }
 
  private:
   const uint32_t per_minute_;
   std::mutex mutex_;
-  int64_t minute_ = -1;
-  std::unordered_map<std::string, uint32_t> counts_;
+  std::chrono::steady_clock::time_point pruned_;
+  std::unordered_map<std::string, std::deque<std::chrono::steady_clock::time_point>> times_;
 };
 
 // A request's fields, from a JSON object or a form (urlencoded, multipart or the query string).
@@ -184,6 +189,9 @@ class Fields {
       }
       if (texts.empty()) throw HttpError(400, "Invalid request: missing q parameter");
       return texts;
+    }
+    if (is_json_ && json_.contains("q") && !json_["q"].is_string() && !json_["q"].is_null()) {
+      throw HttpError(400, "Invalid request: q must be a string or a list of strings");
     }
     auto q = text("q");
     if (!q || q->empty()) throw HttpError(400, "Invalid request: missing q parameter");

@@ -60,7 +60,7 @@ TEST_CASE("cli: bad input gives one error line and a non-zero exit, after the li
 
   std::string long_line;
   for (int i = 0; i < 3000; ++i) long_line += "word ";
-  const CliResult too_long = run_cli(greedy, long_line + "\n");
+  const CliResult too_long = run_cli(greedy + " --max-input-length 0", long_line + "\n");
   CHECK(too_long.exit_code == 1);
   CHECK(too_long.out.empty());
   REQUIRE(too_long.err.size() == 1);
