@@ -3,7 +3,9 @@
 // CPU drivers), submits it again and reports the median per-dispatch time from the GPU timestamps.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -51,18 +53,41 @@ Buffer filled_half_buffer(Context& context, size_t count, const std::string& nam
   return buffer;
 }
 
+// B as CTranslate2 stores weights: bf16, or i8 / i16 (values spread over their range; scales separate).
+Buffer filled_quantized_buffer(Context& context, size_t count, Element element, const std::string& name) {
+  std::vector<uint8_t> raw(count * element_bytes(element));
+  for (size_t i = 0; i < count; ++i) {
+    const int value = int(i * 2654435761u % 2001u) - 1000;
+    if (element == Element::i8) {
+      raw[i] = uint8_t(int8_t(value * 127 / 1000));
+    } else {
+      const uint16_t bits = element == Element::i16 ? uint16_t(int16_t(value * 32))
+                                                    : uint16_t(std::bit_cast<uint32_t>(float(value) / 1000.0f) >> 16);
+      std::memcpy(&raw[2 * i], &bits, 2);
+    }
+  }
+  Buffer buffer(context, raw.size(), name, false, element);
+  buffer.upload(std::span<const uint8_t>(raw));
+  return buffer;
+}
+
 // C [M, N] = A [M, K] . B^T with B [N, K], as nn.Linear; B stored as `weights`.
 Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element weights, MatmulKernel kernel) {
-  const bool f16 = weights == Element::f16;
+  const bool f16 = weights == Element::f16, scaled = weights == Element::i8 || weights == Element::i16;
   if (f16 && K % 4) throw UsageError(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
   Case c{.op = "matmul", .shape = fmt::format("{}x{}x{}", M, N, K), .work = 2.0 * M * N * K};
-  const MatmulShape shape{.M = M, .N = N, .K = K, .kernel = kernel};
-  c.variant = std::string(matmul_variant(context, shape)) + (f16 ? ".f16" : "");
+  MatmulShape shape{.M = M, .N = N, .K = K, .kernel = kernel};
+  c.variant = std::string(matmul_variant(context, shape)) +
+              (weights == Element::f32 ? "" : fmt::format(".{}", element_name(weights)));
   c.buffers.push_back(filled_buffer(context, size_t(M) * K, "bench.a"));
-  c.buffers.push_back(f16 ? filled_half_buffer(context, size_t(N) * K, "bench.b")
-                          : filled_buffer(context, size_t(N) * K, "bench.b"));
+  const size_t b_count = size_t(N) * K;
+  c.buffers.push_back(f16                       ? filled_half_buffer(context, b_count, "bench.b")
+                      : weights == Element::f32 ? filled_buffer(context, b_count, "bench.b")
+                                                : filled_quantized_buffer(context, b_count, weights, "bench.b"));
   c.buffers.emplace_back(context, uint64_t(M) * N * sizeof(float), "bench.c");
+  if (scaled) c.buffers.push_back(filled_buffer(context, N, "bench.b_scale"));
   // Element addresses survive moving the vector, so the recorder may keep them.
+  if (scaled) shape.b_scale = {&c.buffers[3]};
   c.record = [&context, a = &c.buffers[0], b = &c.buffers[1], out = &c.buffers[2], shape](Sequence& s) {
     record_matmul(s, context, {a}, {b}, {}, {out}, shape);
   };
@@ -179,11 +204,17 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       ->check(CLI::Range(1, 500));
   command->add_option("--op", only, "Only these ops")->check(CLI::IsMember({"matmul", "softmax", "peak", "copy"}));
   command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
-  add_precision_option(command, weights, "Matmul B (the weights) stored as f32 (default) or f16");
-  static const std::map<std::string, MatmulKernel> kernels{
-      {"auto", MatmulKernel::automatic}, {"gemv", MatmulKernel::gemv}, {"blocked", MatmulKernel::blocked}};
-  command->add_option("--kernel", kernel, "Matmul kernel: auto (the tuning's choice), gemv, blocked (tiled or register)")
-      ->transform(CLI::CheckedTransformer(kernels, CLI::ignore_case));
+  add_precision_option(command, weights, "Matmul B (the weights) stored as f32, f16, bf16, i8 or i16");
+  command
+      ->add_option_function<std::string>(
+          "--kernel",
+          [](const std::string& name) {
+            const std::string lower = CLI::detail::to_lower(name);
+            kernel = lower == "gemv" ? MatmulKernel::gemv : lower == "blocked" ? MatmulKernel::blocked
+                                                                               : MatmulKernel::automatic;
+          },
+          "Matmul kernel: auto (the tuning's choice, default), gemv, blocked (tiled or register)")
+      ->check(CLI::IsMember({"auto", "gemv", "blocked"}, CLI::ignore_case));
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {

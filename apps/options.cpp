@@ -38,17 +38,26 @@ void add_device_options(CLI::App* command, ContextOptions& context) {
 }
 
 void add_precision_option(CLI::App* command, Element& precision, const std::string& description) {
+  static const std::vector<Element> elements{Element::f32, Element::f16, Element::bf16, Element::i8, Element::i16};
+  std::vector<std::string> names;
+  for (Element element : elements) names.push_back(element_name(element));
+  // A string option checked against the names, so that --help lists them rather than CLI11's enum mapping.
   command
       ->add_option_function<std::string>(
-          "--precision", [&precision](const std::string& name) { precision = name == "f16" ? Element::f16 : Element::f32; },
-          description)
-      ->check(CLI::IsMember({"f32", "f16"}, CLI::ignore_case));
+          "--precision",
+          [&precision](const std::string& name) {
+            for (Element element : elements) {
+              if (CLI::detail::to_lower(name) == element_name(element)) precision = element;
+            }
+          },
+          description + " (default: f32)")
+      ->check(CLI::IsMember(names, CLI::ignore_case));
 }
 
 void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision) {
   command->add_option("--model", model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
   add_device_options(command, context);
-  add_precision_option(command, precision, "Weight matrices stored as f32 (default) or f16; compute is f32");
+  add_precision_option(command, precision, "Weight matrices stored as f32, f16, bf16, i8 or i16; compute is f32");
 }
 
 CLI::Validator finite_between(double low, double high) {

@@ -4,12 +4,16 @@
 // read at run time). Ids at or past the vocabulary give zeros for the embedding part. One workgroup per
 // row, invocations strided over the columns. The table may be split in row blocks (one dispatch each):
 // a dispatch writes only the rows whose id is in [id_begin, id_end), and its table starts at row id_begin.
+// The table holds f32, f16, bf16, i8 or i16 (read as packed uint words); i8 and i16 rows are divided by
+// their scale (i8: one per row, i16: one per table), read through a texel view.
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 1) readonly buffer Embedding { float embedding[]; };
+layout(std430, binding = 1) readonly buffer EmbeddingWords { uint embedding_words[]; };
 layout(std430, binding = 2) writeonly buffer Out { float result[]; };
 layout(std430, binding = 3) readonly buffer Offset { uint offset_buffer[]; };
+layout(binding = 4) uniform textureBuffer scale4;  // a texel binding: every device allows only 4 storage buffers
 layout(push_constant) uniform Push {
   uint rows;
   uint dim;
@@ -26,7 +30,24 @@ layout(push_constant) uniform Push {
   uint positions;       // 0: none, 1: half split (Marian: sin | cos), 2: interleaved (sin, cos, ...)
   float scale;
   float log2_freq_step;  // 2 * log2(10000) / dim: frequency i is 10000^(-2i/dim) = 2^(-i * log2_freq_step)
+  uint element;          // Element's order: 0 f32, 1 f16, 2 bf16, 3 i8, 4 i16
+  uint scale_offset;     // i8, i16: the block's first scale in scale4
+  uint scale_per_row;    // i8: one scale per row; i16: one for the table
 } p;
+
+// Table element `index`, widened to f32 (i8 and i16 before their scale).
+float table_value(uint index) {
+  switch (p.element) {
+    case 0u: return embedding[index];
+    case 1u: return unpackHalf2x16(embedding_words[index / 2u])[index % 2u];
+    case 2u: {
+      const uint word = embedding_words[index / 2u];
+      return uintBitsToFloat((index % 2u) == 0u ? word << 16 : word & 0xFFFF0000u);
+    }
+    case 3u: return float(bitfieldExtract(int(embedding_words[index / 4u]), int(8u * (index % 4u)), 8));
+    default: return float(bitfieldExtract(int(embedding_words[index / 2u]), int(16u * (index % 2u)), 16));
+  }
+}
 
 // 2^x to about an ulp: an exact power of two times e^(f ln 2), |f| <= 1/2, by its Taylor series. The
 // builtin exp2 may be off by 3 + 2|x| ulp, which would show at large positions.
@@ -79,8 +100,13 @@ void main() {
   uint position = row % p.seq_len + p.position_offset;
   if (p.use_offset_buffer != 0u) position += offset_buffer[p.offset_index];
   const uint out_base = p.out_offset + row * p.dim;
+  float row_scale = p.scale;
+  if (p.element >= 3u && id < p.vocab) {
+    const uint at = p.scale_offset + (p.scale_per_row != 0u ? id - p.id_begin : 0u);
+    row_scale /= texelFetch(scale4, int(at / 4u))[at % 4u];  // w = q / scale
+  }
   for (uint j = gl_LocalInvocationID.x; j < p.dim; j += WG) {
-    float v = id < p.vocab ? embedding[p.embedding_offset + (id - p.id_begin) * p.dim + j] * p.scale : 0.0;
+    float v = id < p.vocab ? table_value(p.embedding_offset + (id - p.id_begin) * p.dim + j) * row_scale : 0.0;
     if (p.positions != 0u) v += encoding(float(position), j);
     result[out_base + j] = v;
   }

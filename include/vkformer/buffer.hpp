@@ -28,6 +28,11 @@ constexpr uint32_t element_bytes(Element e) {
   return e == Element::f32 ? 4 : e == Element::i8 ? 1 : 2;
 }
 
+// Elements stored as integers (raw bits for bf16), read through Buffer::uint_view.
+constexpr bool integer_element(Element e) { return e == Element::bf16 || e == Element::i8 || e == Element::i16; }
+
+const char* element_name(Element e);
+
 // How a buffer is used: storage buffers are bound to shaders and so held to maxStorageBufferRange;
 // transfer buffers (staging copies) are only copied from and to, and only maxMemoryAllocationSize applies.
 enum class Usage { storage, transfer };
@@ -54,10 +59,16 @@ class Buffer {
   // Host pointer of a mapped buffer (host_visible or unified memory), written in place between submits.
   void* mapped_pointer() const { return mapped_; }
   // The whole buffer as a uniform texel buffer of vec4 (R32G32B32A32_SFLOAT, or R16G16B16A16_SFLOAT for
-  // f16), made on first use, texel i = elements 4i..4i+3; null when
-  // the buffer is smaller than one texel or has more texels than the device allows. CPU drivers gather
-  // texel fetches as vectors but turn every storage-buffer load into a per-lane loop.
+  // f16), made on first use, texel i = elements 4i..4i+3 (storage buffers are allocated in whole 16-byte
+  // texels where the storage range allows, so the last elements are inside the view too); null for
+  // bf16, i8 and i16 buffers and when the buffer has more texels than the device allows. CPU drivers
+  // gather texel fetches as vectors but turn every storage-buffer load into a per-lane loop.
   vk::BufferView vec4_view() const;
+  // The raw elements of a bf16, i8 or i16 buffer as a uniform texel buffer of uvec4 (R16G16B16A16_UINT,
+  // R8G8B8A8_UINT), texel i = elements 4i..4i+3, for shaders that widen them (a `utextureBuffer`); null
+  // for f32 and f16 buffers, where the device lacks the format for uniform texel buffers, or past
+  // maxTexelBufferElements. Shaders then read the elements as uint words of the storage buffer.
+  vk::BufferView uint_view() const;
 
   void upload(const void* data, uint64_t bytes, uint64_t offset = 0);
   void download(void* data, uint64_t bytes, uint64_t offset = 0) const;
@@ -83,7 +94,9 @@ class Buffer {
   vk::DeviceMemory memory_;
   uint64_t bytes_ = 0;
   void* mapped_ = nullptr;
+  uint64_t allocated_ = 0;  // bytes_ rounded up to whole 16-byte texels where the storage range allows
   mutable vk::BufferView vec4_view_;
+  mutable vk::BufferView uint_view_;
   Element element_ = Element::f32;
   std::string name_;
 };

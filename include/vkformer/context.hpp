@@ -104,6 +104,8 @@ class Context {
   // A one-texel vec4 view bound in place of a buffer without a view (see Buffer::vec4_view); kernels
   // must not read it (they take their scalar path then).
   vk::BufferView placeholder_vec4_view();
+  // The same for `utextureBuffer` bindings (Buffer::uint_view).
+  vk::BufferView placeholder_uint_view();
 
  private:
   void set_object_name(vk::ObjectType type, uint64_t handle, const std::string& name) const;
@@ -122,7 +124,7 @@ class Context {
   vk::PipelineCache pipeline_cache_;
   std::filesystem::path pipeline_cache_path_;
   std::map<std::string, std::unique_ptr<Kernel>, std::less<>> kernels_;
-  std::unique_ptr<Buffer> placeholder_;
+  std::unique_ptr<Buffer> placeholder_, placeholder_uint_;
 };
 
 }  // namespace vkformer

@@ -5,15 +5,23 @@
 #include "activation.glsl"
 
 layout(constant_id = 1) const bool B_TRANSPOSED = true;
+// B holds bf16, i8 or i16 (flags bits 3-4 say which), widened as it is loaded; a constant so that the
+// f32 and f16 pipelines carry none of it. Id 7: after every shader's own constants.
+layout(constant_id = 7) const bool B_QUANTIZED = false;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 // The vec4 views of A and B are uniform texel buffers: CPU drivers (llvmpipe) gather a texel fetch as
 // one vector operation but run a storage-buffer load as a loop over lanes.
 layout(binding = 1) uniform textureBuffer a4;
 layout(std430, binding = 2) readonly buffer B { float b[]; };
+layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's bf16/i8/i16 elements, packed
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 5) writeonly buffer C { float c[]; };
+// A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
+// texels (texture bindings: every device allows 16, but only 4 storage buffers).
+layout(binding = 6) uniform utextureBuffer bq4;
+layout(binding = 7) uniform textureBuffer scale4;
 
 layout(push_constant) uniform Push {
   uint M, N, K;
@@ -23,16 +31,41 @@ layout(push_constant) uniform Push {
   uint a_outer, a_inner, b_outer, b_inner, c_outer, c_inner;
   float alpha;
   uint flags;  // bit 0: add bias; bit 1: rows of A and B start at multiples of 4 elements (vec4 loads);
-               // bit 2: B holds f16 (read only through b4); bits 8-15: activation
+               // bit 2: B holds f16 (read only through b4); bits 3-4: B holds bf16 (1), i8 (2) or i16 (3);
+               // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bits 8-15: activation
+  uint scale_offset;  // first scale in scale4, in floats
 } p;
 
+const uint KIND_BF16 = 1u, KIND_I8 = 2u, KIND_I16 = 3u;
+uint b_kind() { return (p.flags >> 3) & 3u; }
+
+// Quantized elements to f32: bf16 is the upper half of an f32; i8 and i16 are sign-extended (the
+// division by the scale waits for the sum: store()).
+vec4 widen4(uvec4 q) {
+  const uint kind = b_kind();
+  if (kind == KIND_BF16) return uintBitsToFloat(q << 16);
+  return vec4(kind == KIND_I8 ? ivec4(q << 24) >> 24 : ivec4(q << 16) >> 16);
+}
+
 vec4 load_a4(uint texel) { return texelFetch(a4, int(texel)); }
-vec4 load_b4(uint texel) { return texelFetch(b4, int(texel)); }
+vec4 load_b4(uint texel) { return B_QUANTIZED ? widen4(texelFetch(bq4, int(texel))) : texelFetch(b4, int(texel)); }
 
 bool b_is_f16() { return (p.flags & 4u) != 0u; }
 
+// One quantized element from B's packed words (any offset; the texel view may not exist).
+float load_b_quantized(uint index) {
+  const uint kind = b_kind();
+  if (kind == KIND_I8) return float(bitfieldExtract(int(b_words[index / 4u]), int(8u * (index % 4u)), 8));
+  const uint word = b_words[index / 2u];
+  if (kind == KIND_BF16) return uintBitsToFloat((index % 2u) == 0u ? word << 16 : word & 0xFFFF0000u);
+  return float(bitfieldExtract(int(word), int(16u * (index % 2u)), 16));
+}
+
 // One element of B, from the texel view when B is f16 (the storage-buffer view would read f32).
-float load_b(uint index) { return b_is_f16() ? load_b4(index / 4u)[index % 4u] : b[index]; }
+float load_b(uint index) {
+  if (B_QUANTIZED) return load_b_quantized(index);
+  return b_is_f16() ? load_b4(index / 4u)[index % 4u] : b[index];
+}
 
 bool has_bias() { return (p.flags & 1u) != 0u; }
 bool vec4_loads() { return (p.flags & 2u) != 0u; }
@@ -48,6 +81,10 @@ uint b_index(uint base, uint k, uint n) {
 }
 
 void store(uint c_base, uint m, uint n, float sum) {
+  if (B_QUANTIZED && b_kind() != KIND_BF16) {
+    const uint at = p.scale_offset + ((p.flags & 32u) != 0u ? n : 0u);
+    sum /= texelFetch(scale4, int(at / 4u))[at % 4u];  // w = q / scale, once per output
+  }
   float value = p.alpha * sum;
   if (has_bias()) value += bias[p.bias_offset + n];
   c[c_base + m * p.ldc + n] = activate(value, activation_kind());

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
 
+#include "vkformer/error.hpp"
 #include "vkformer/half.hpp"
 
 namespace vkformer::conformance {
@@ -43,6 +45,55 @@ Buffer guarded_f16_buffer(Context& context, const std::vector<float>& values, co
   for (size_t i = 0; i < values.size(); ++i) padded[kGuard + i] = float_to_half(values[i]);
   Buffer buffer(context, padded.size() * sizeof(uint16_t), name, false, Element::f16);
   buffer.upload(std::span<const uint16_t>(padded));
+  return buffer;
+}
+
+uint16_t float_to_bf16(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  return uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);  // round to nearest even (finite values)
+}
+
+QuantizedMatrix quantized_matrix(Element element, uint32_t rows, uint32_t cols, uint32_t seed) {
+  const size_t count = size_t(rows) * cols;
+  QuantizedMatrix m{.element = element, .raw = std::vector<uint8_t>(count * element_bytes(element)), .scales = {},
+                    .values = std::vector<double>(count)};
+  std::mt19937 generator(seed);
+  if (element == Element::bf16) {
+    const auto uniform = random_values(count, seed);
+    for (size_t i = 0; i < count; ++i) {
+      const uint16_t bits = float_to_bf16(uniform[i]);
+      std::memcpy(&m.raw[2 * i], &bits, 2);
+      m.values[i] = double(std::bit_cast<float>(uint32_t(bits) << 16));
+    }
+    return m;
+  }
+  if (element != Element::i8 && element != Element::i16) throw Error("quantized_matrix: bf16, i8 or i16 only");
+  const bool i8 = element == Element::i8;
+  const int32_t q_max = i8 ? 127 : 32767;
+  std::uniform_real_distribution<float> amax(i8 ? 0.05f : 0.5f, 2.0f);  // the row's largest |w|
+  std::uniform_int_distribution<int32_t> q(-q_max - 1, q_max);
+  m.scales.resize(i8 ? rows : 1);
+  for (float& scale : m.scales) scale = float(q_max) / amax(generator);
+  for (size_t i = 0; i < count; ++i) {
+    const int32_t value = q(generator);
+    if (i8) {
+      m.raw[i] = uint8_t(int8_t(value));
+    } else {
+      const int16_t v16 = int16_t(value);
+      std::memcpy(&m.raw[2 * i], &v16, 2);
+    }
+    m.values[i] = double(value) / double(m.scales[i8 ? i / cols : 0]);
+  }
+  return m;
+}
+
+Buffer guarded_quantized_buffer(Context& context, const QuantizedMatrix& matrix, uint32_t lead,
+                                const std::string& name) {
+  const size_t before = size_t(kGuard + lead) * element_bytes(matrix.element);
+  std::vector<uint8_t> padded(before + matrix.raw.size() + kGuard * element_bytes(matrix.element), 0x7F);
+  std::copy(matrix.raw.begin(), matrix.raw.end(), padded.begin() + long(before));
+  Buffer buffer(context, padded.size(), name, false, matrix.element);
+  buffer.upload(std::span<const uint8_t>(padded));
   return buffer;
 }
 

@@ -29,6 +29,20 @@ Buffer guarded_buffer(Context& context, const std::vector<float>& values, const 
 Buffer guarded_f16_buffer(Context& context, const std::vector<float>& values, const std::string& name);
 Buffer guarded_output(Context& context, size_t count, const std::string& name);
 
+// A [rows, cols] matrix as CTranslate2 stores weights: bf16 (rounded from uniform values), i8 (all of
+// -128..127, one random scale per row) or i16 (all of -32768..32767, one scale), w = q / scale.
+struct QuantizedMatrix {
+  Element element;
+  std::vector<uint8_t> raw;     // rows * cols elements, little-endian
+  std::vector<float> scales;    // i8: rows, i16: 1, bf16: none
+  std::vector<double> values;   // the dequantized weights, for the fp64 references
+};
+QuantizedMatrix quantized_matrix(Element element, uint32_t rows, uint32_t cols, uint32_t seed);
+// Its elements after kGuard + `lead` elements, guards of 0x7F bytes (a large bf16, i8 127, i16 32639).
+Buffer guarded_quantized_buffer(Context& context, const QuantizedMatrix& matrix, uint32_t lead,
+                                const std::string& name);
+uint16_t float_to_bf16(float value);
+
 // Reads count elements after the guard and compares with the reference; also checks the guards.
 Comparison compare_guarded(const Buffer& buffer, const std::vector<double>& reference);
 Comparison compare(const std::vector<float>& device, const std::vector<double>& reference);

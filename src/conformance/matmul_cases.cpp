@@ -20,7 +20,10 @@ struct Layout {
   uint32_t c_offset = 0;
   uint32_t bias_offset = 0;
   bool bias = false;
-  bool b_f16 = false;  // B stored as f16 (weights under --precision f16), read through its texel view
+  // B stored as f16 (weights under --precision f16, read through its texel view), or bf16, i8 or i16
+  // (CTranslate2's weights: quantized_matrix), the scales of i8 and i16 at scale_offset of their buffer.
+  Element b_element = Element::f32;
+  uint32_t scale_offset = 0;
   std::string name;
 };
 
@@ -77,7 +80,7 @@ Layout attention_values(uint32_t batch, uint32_t heads, uint32_t q_len, uint32_t
   return l;
 }
 
-std::vector<double> reference(const Layout& l, const std::vector<float>& a, const std::vector<float>& b,
+std::vector<double> reference(const Layout& l, const std::vector<float>& a, const std::vector<double>& b,
                               const std::vector<float>& bias) {
   const MatmulShape& s = l.shape;
   const uint32_t lda = s.lda ? s.lda : s.K;
@@ -106,21 +109,40 @@ std::vector<double> reference(const Layout& l, const std::vector<float>& a, cons
 
 Result run(Context& context, const Layout& l) {
   const auto a = random_values(l.a_offset + l.a_size, 11 + l.a_size);
-  auto b = random_values(l.b_offset + l.b_size, 12 + l.b_size);
-  if (l.b_f16) {
-    for (float& value : b) value = half_to_float(float_to_half(value));
+  const bool quantized = integer_element(l.b_element);
+  std::vector<double> b;
+  Buffer b_buffer, scale_buffer;
+  MatmulShape shape = l.shape;
+  if (quantized) {
+    // One [N, K] matrix (record_matmul's rule for these elements) after b_offset unread elements.
+    const QuantizedMatrix q = quantized_matrix(l.b_element, l.shape.N, l.shape.K, 12 + l.b_size);
+    b.assign(l.b_offset, 0.0);
+    b.insert(b.end(), q.values.begin(), q.values.end());
+    b_buffer = guarded_quantized_buffer(context, q, l.b_offset, "b");
+    if (!q.scales.empty()) {
+      std::vector<float> scales = random_values(l.scale_offset, 14);  // other blocks' scales
+      scales.insert(scales.end(), q.scales.begin(), q.scales.end());
+      scale_buffer = guarded_buffer(context, scales, "b scales");
+      shape.b_scale = {&scale_buffer, kGuard + l.scale_offset};
+    }
+  } else {
+    const auto values = random_values(l.b_offset + l.b_size, 12 + l.b_size);
+    for (float value : values) b.push_back(l.b_element == Element::f16 ? half_to_float(float_to_half(value)) : value);
+    std::vector<float> stored(b.begin(), b.end());
+    b_buffer = l.b_element == Element::f16 ? guarded_f16_buffer(context, stored, "b")
+                                           : guarded_buffer(context, stored, "b");
   }
   const auto bias = random_values(l.bias_offset + l.shape.N, 13);
   auto expected = reference(l, a, b, bias);
   expected.insert(expected.begin(), l.c_offset, double(kSentinel));  // skipped elements stay untouched
   Buffer a_buffer = guarded_buffer(context, a, "a");
-  Buffer b_buffer = l.b_f16 ? guarded_f16_buffer(context, b, "b") : guarded_buffer(context, b, "b");
   Buffer bias_buffer = guarded_buffer(context, bias, "bias");
   Buffer c_buffer = guarded_output(context, l.c_offset + l.c_size, "c");
   Sequence sequence(context, "conformance matmul", true);
   run_once(context, sequence, [&](Sequence& s) {
     record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
-                  l.bias ? View{&bias_buffer, kGuard + l.bias_offset} : View{}, {&c_buffer, kGuard + l.c_offset}, l.shape);
+                  l.bias ? View{&bias_buffer, kGuard + l.bias_offset} : View{}, {&c_buffer, kGuard + l.c_offset},
+                  shape);
   });
   return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
                 sequence);
@@ -168,7 +190,7 @@ std::vector<Case> matmul_cases() {
     for (const bool f16 : {false, true}) {
       Layout l = dense(m, n, k);
       l.bias = true;
-      l.b_f16 = f16;
+      l.b_element = f16 ? Element::f16 : Element::f32;
       l.shape.ldc = 3 * n + 5;
       l.c_offset = l.bias_offset = n + 3;
       l.c_size = m * l.shape.ldc;
@@ -180,7 +202,7 @@ std::vector<Case> matmul_cases() {
   // f16 weights: vec4 texel loads, the gemv path, and (K % 4, odd offsets) element loads from the view.
   for (Layout l : {dense(64, 2048, 512), dense(1, 512, 512), dense(5, 1000, 24), dense(9, 97, 36), dense(33, 65, 129),
                    dense(3, 37, 64)}) {
-    l.b_f16 = true;
+    l.b_element = Element::f16;
     l.bias = l.shape.M == 9;
     if (l.shape.M == 3) l.b_offset = 3;
     l.name += l.shape.M == 3 ? " f16 B unaligned" : " f16 B";
@@ -209,7 +231,7 @@ std::vector<Case> matmul_cases() {
     l.name += " unaligned";
     layouts.push_back(forced(l, MatmulKernel::gemv));
     l = dense(33, 65, 128);
-    l.b_f16 = true;
+    l.b_element = Element::f16;
     l.name += " f16 B";
     layouts.push_back(forced(l, MatmulKernel::gemv));
     layouts.push_back(forced(attention_scores(2, 8, 33, 29, 64), MatmulKernel::gemv));
@@ -221,10 +243,52 @@ std::vector<Case> matmul_cases() {
   layouts.push_back(batched(129, 257, 37, 48, false));
   {
     Layout l = batched(136, 264, 40, 48);
-    l.b_f16 = true;
+    l.b_element = Element::f16;
     l.bias = true;
     l.name += " f16 B bias";
     layouts.push_back(l);
+  }
+  // CTranslate2's weights, widened in every kernel: gemv (M 1 and 3 by every tuning's choice, vec4 loads and
+  // K = 37's element loads; 17 rows over K = 2048 in row blocks), the blocked kernels (vec4 with bias and
+  // GELU; K = 129 and B at an odd offset: element loads), and one column block of a split output matrix
+  // whose i8 scales start inside their buffer.
+  for (const Element element : {Element::bf16, Element::i8, Element::i16}) {
+    std::vector<Layout> quantized;
+    {
+      Layout l = dense(1, 37, 64);
+      l.bias = true;
+      l.shape.activation = Activation::swish;
+      l.name += " bias act3";
+      quantized.push_back(l);
+    }
+    quantized.push_back(dense(3, 97, 37));
+    quantized.push_back(forced(dense(17, 70, 2048), MatmulKernel::gemv));
+    {
+      Layout l = dense(64, 131, 128);
+      l.bias = true;
+      l.shape.activation = Activation::gelu;
+      l.shape.alpha = 0.5f;
+      l.name += " bias act2";
+      quantized.push_back(forced(l, MatmulKernel::blocked));
+      l = dense(67, 45, 129);
+      l.b_offset = 3;
+      l.name += " unaligned";
+      quantized.push_back(forced(l, MatmulKernel::blocked));
+    }
+    {
+      Layout l = dense(3, 40, 36);
+      l.bias = true;
+      l.shape.ldc = 3 * 40 + 5;
+      l.c_offset = l.bias_offset = l.scale_offset = 43;
+      l.c_size = 3 * l.shape.ldc;
+      l.name += " bias column block";
+      quantized.push_back(l);
+    }
+    for (Layout& l : quantized) {
+      l.b_element = element;
+      l.name += fmt::format(" {} B", element_name(element));
+      layouts.push_back(l);
+    }
   }
   layouts.push_back(attention_scores(2, 4, 7, 7, 8));
   layouts.push_back(attention_scores(3, 3, 1, 19, 12));

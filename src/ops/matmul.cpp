@@ -15,6 +15,7 @@ struct Push {
   uint32_t a_outer, a_inner, b_outer, b_inner, c_outer, c_inner;
   float alpha;
   uint32_t flags;
+  uint32_t scale_offset;
 };
 
 bool aligned4(std::initializer_list<uint32_t> values) {
@@ -42,17 +43,44 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   if (!s.lda) s.lda = s.K;
   if (!s.ldb) s.ldb = s.b_transposed ? s.K : s.N;
   if (!s.ldc) s.ldc = s.N;
-  const bool vec4 = aligned4({s.K, a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
-                    a.buffer->vec4_view() && b.buffer->vec4_view();
-  const bool b_f16 = b.buffer->element() == Element::f16;
-  if (b_f16 && !b.buffer->vec4_view()) throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
+  const Element element = b.buffer->element();
+  const bool quantized = integer_element(element), scaled = element == Element::i8 || element == Element::i16;
   if (a.buffer->element() != Element::f32 || (bias.buffer && bias.buffer->element() != Element::f32) ||
       c.buffer->element() != Element::f32) {
-    throw Error(fmt::format("{}: only B may be f16", label));
+    throw Error(fmt::format("{}: A, C and the bias must be f32 (only B may be f16, bf16, i8 or i16)", label));
   }
-  const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (b_f16 ? 4u : 0u) | (uint32_t(s.activation) << 8);
+  if (quantized && (!s.b_transposed || (scaled && s.batch != 1))) {
+    throw Error(fmt::format("{}: {} matrix '{}' must be one matrix stored [N, K] (got {}{})", label,
+                            element_name(element), b.buffer->name(), s.b_transposed ? "[N, K]" : "[K, N]",
+                            s.batch != 1 ? fmt::format(", batch {}", s.batch) : ""));
+  }
+  if (scaled != bool(s.b_scale.buffer)) {
+    throw Error(fmt::format("{}: {} matrix '{}' {}", label, element_name(element), b.buffer->name(),
+                            scaled ? "has no scales (MatmulShape::b_scale)" : "takes no scales"));
+  }
+  if (scaled) {
+    // i8: one scale per row of B (output column), i16: one for the matrix; read through the scales' vec4 view.
+    const Buffer& scales = *s.b_scale.buffer;
+    const uint64_t needed = uint64_t(s.b_scale.offset) + (element == Element::i8 ? s.N : 1);
+    if (scales.element() != Element::f32 || scales.bytes() < needed * 4 || !scales.vec4_view()) {
+      throw Error(fmt::format("{}: the scales of {} matrix '{}' must be {} f32 values at offset {} of a buffer with "
+                              "a texel view; '{}' is {} with {} bytes", label, element_name(element), b.buffer->name(),
+                              needed - s.b_scale.offset, s.b_scale.offset, scales.name(),
+                              element_name(scales.element()), scales.bytes()));
+    }
+  }
+  const vk::BufferView b_view = quantized ? b.buffer->uint_view() : b.buffer->vec4_view();
+  if (element == Element::f16 && !b_view) {
+    throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
+  }
+  const bool vec4 = aligned4({s.K, a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
+                    a.buffer->vec4_view() && b_view;
+  const uint32_t kind = element == Element::bf16 ? 1 : element == Element::i8 ? 2 : element == Element::i16 ? 3 : 0;
+  const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (element == Element::f16 ? 4u : 0u) |
+                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
-                  s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags};
+                  s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags,
+                  s.b_scale.offset};
 
   const Tuning& t = context.tuning();
   const std::string_view variant = matmul_variant(context, s);
@@ -75,13 +103,23 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  constexpr uint32_t kVec4Bindings = (1u << 1) | (1u << 3);  // a4, b4 in matmul_common.glsl
-  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 6, .texel_bindings = kVec4Bindings,
+  if (quantized) {
+    specialization.resize(7);  // B_QUANTIZED is constant 7 in every matmul shader
+    specialization.push_back(1);
+  }
+  // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
+  // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
+  constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 6) | (1u << 7), kUintBindings = 1u << 6;
+  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 8,
+                                         .texel_bindings = kTexelBindings, .uint_texel_bindings = kUintBindings,
                                          .push_constant_bytes = sizeof(Push), .specialization = specialization});
   const Buffer* bias_buffer = bias.buffer ? bias.buffer : a.buffer;  // bound but unread without the bias flag
+  const Buffer* scale_buffer = scaled ? s.b_scale.buffer : a.buffer;
   const double batch = s.batch, m = s.M, n = s.N, k = s.K;
-  const DispatchCost cost{.flops = 2 * m * n * k * batch, .bytes = 4 * (m * k + n * k + m * n) * batch};
-  sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer}, push, groups, label, cost);
+  const DispatchCost cost{.flops = 2 * m * n * k * batch,
+                          .bytes = (4 * (m * k + m * n) + element_bytes(element) * n * k) * batch};
+  sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer},
+                    push, groups, label, cost);
 }
 
 }  // namespace vkformer

@@ -89,7 +89,9 @@ Buffer::Buffer(Context& context, uint64_t bytes, const std::string& name, bool h
   auto device = context.device();
   using U = vk::BufferUsageFlagBits;
   const vk::BufferUsageFlags transfer = U::eTransferSrc | U::eTransferDst;
-  buffer_ = device.createBuffer({.size = bytes,
+  // Whole texels: views then cover the last elements, and shaders may read the last uint word whole.
+  allocated_ = storage && (bytes + 15) / 16 * 16 <= info.max_storage_buffer_range ? (bytes + 15) / 16 * 16 : bytes;
+  buffer_ = device.createBuffer({.size = allocated_,
                                  .usage = storage ? transfer | U::eStorageBuffer | U::eUniformTexelBuffer : transfer,
                                  .sharingMode = vk::SharingMode::eExclusive});
   const auto requirements = device.getBufferMemoryRequirements(buffer_);
@@ -132,7 +134,9 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     memory_ = std::exchange(other.memory_, {});
     bytes_ = std::exchange(other.bytes_, 0);
     mapped_ = std::exchange(other.mapped_, nullptr);
+    allocated_ = std::exchange(other.allocated_, 0);
     vec4_view_ = std::exchange(other.vec4_view_, {});
+    uint_view_ = std::exchange(other.uint_view_, {});
     element_ = other.element_;
     name_ = std::move(other.name_);
   }
@@ -143,24 +147,57 @@ void Buffer::release() {
   if (!context_) return;
   auto device = context_->device();
   if (vec4_view_) device.destroyBufferView(vec4_view_);
+  if (uint_view_) device.destroyBufferView(uint_view_);
   if (mapped_) device.unmapMemory(memory_);
   if (buffer_) device.destroyBuffer(buffer_);
   if (memory_) device.freeMemory(memory_);
   context_ = nullptr;
   mapped_ = nullptr;
   vec4_view_ = nullptr;
+  uint_view_ = nullptr;
+}
+
+const char* element_name(Element e) {
+  switch (e) {
+    case Element::f32: return "f32";
+    case Element::f16: return "f16";
+    case Element::bf16: return "bf16";
+    case Element::i8: return "i8";
+    case Element::i16: return "i16";
+  }
+  return "?";
+}
+
+// A view of the whole buffer in texels of `texel_bytes`, or null where the device cannot read `format`
+// from uniform texel buffers or the buffer has more texels than it allows.
+static vk::BufferView make_view(Context& context, vk::Buffer buffer, uint64_t allocated, vk::Format format,
+                                uint64_t texel_bytes, const std::string& name) {
+  const uint64_t texels = allocated / texel_bytes;
+  const bool readable = bool(context.physical().getFormatProperties(format).bufferFeatures &
+                             vk::FormatFeatureFlagBits::eUniformTexelBuffer);
+  if (!readable || texels == 0 || texels > context.info().max_texel_buffer_elements) return {};
+  vk::BufferView view = context.device().createBufferView({.buffer = buffer, .format = format, .offset = 0,
+                                                           .range = texels * texel_bytes});
+  context.set_name(view, name);
+  return view;
 }
 
 vk::BufferView Buffer::vec4_view() const {
+  if (vec4_view_ || integer_element(element_)) return vec4_view_;
   const bool f16 = element_ == Element::f16;
-  const uint64_t texel_bytes = f16 ? 8 : 16;
-  const uint64_t texels = bytes_ / texel_bytes;
-  if (vec4_view_ || texels == 0 || texels > context_->info().max_texel_buffer_elements) return vec4_view_;
-  const auto format = f16 ? vk::Format::eR16G16B16A16Sfloat : vk::Format::eR32G32B32A32Sfloat;
-  vec4_view_ = context_->device().createBufferView({.buffer = buffer_, .format = format, .offset = 0,
-                                                    .range = texels * texel_bytes});
-  context_->set_name(vec4_view_, name_ + ".vec4");
+  vec4_view_ = make_view(*context_, buffer_, allocated_, f16 ? vk::Format::eR16G16B16A16Sfloat
+                                                             : vk::Format::eR32G32B32A32Sfloat,
+                         f16 ? 8 : 16, name_ + ".vec4");
   return vec4_view_;
+}
+
+vk::BufferView Buffer::uint_view() const {
+  if (uint_view_ || !integer_element(element_)) return uint_view_;
+  const bool i8 = element_ == Element::i8;
+  uint_view_ = make_view(*context_, buffer_, allocated_, i8 ? vk::Format::eR8G8B8A8Uint
+                                                            : vk::Format::eR16G16B16A16Uint,
+                         i8 ? 4 : 8, name_ + ".uint");
+  return uint_view_;
 }
 
 static void check_range(const Buffer& buffer, uint64_t bytes, uint64_t offset) {

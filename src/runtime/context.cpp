@@ -145,6 +145,7 @@ Context::~Context() {
   device_.waitIdle();
   save_pipeline_cache();
   placeholder_.reset();
+  placeholder_uint_.reset();
   for (auto& [key, kernel] : kernels_) {
     device_.destroyPipeline(kernel->pipeline);
     device_.destroyPipelineLayout(kernel->layout);
@@ -229,6 +230,13 @@ void Context::set_object_name(vk::ObjectType type, uint64_t handle, const std::s
 vk::BufferView Context::placeholder_vec4_view() {
   if (!placeholder_) placeholder_ = std::make_unique<Buffer>(*this, 16, "placeholder.vec4");
   return placeholder_->vec4_view();
+}
+
+vk::BufferView Context::placeholder_uint_view() {
+  if (!placeholder_uint_) {
+    placeholder_uint_ = std::make_unique<Buffer>(*this, 16, "placeholder.uint", false, Element::i8);
+  }
+  return placeholder_uint_->uint_view();
 }
 
 std::string KernelSpec::key() const {

@@ -90,8 +90,9 @@ void Sequence::dispatch(const Kernel& kernel, std::initializer_list<const Buffer
   for (uint32_t i = 0; const Buffer* buffer : buffers) {
     vk::WriteDescriptorSet write{.dstSet = set, .dstBinding = i, .descriptorCount = 1};
     if (kernel.spec.texel_bindings & (1u << i)) {
-      views[i] = buffer->vec4_view();
-      if (!views[i]) views[i] = context_.placeholder_vec4_view();
+      const bool integer = kernel.spec.uint_texel_bindings & (1u << i);
+      views[i] = integer ? buffer->uint_view() : buffer->vec4_view();
+      if (!views[i]) views[i] = integer ? context_.placeholder_uint_view() : context_.placeholder_vec4_view();
       write.descriptorType = vk::DescriptorType::eUniformTexelBuffer;
       write.pTexelBufferView = &views[i];
     } else {

@@ -23,8 +23,9 @@ struct PositionEncoding {
 };
 
 // out[row, :] = embedding[ids[ids_offset + row], :] * scale + encoding(position(row)) for `rows` rows of
-// `dim` columns; embedding is [vocab = embedding.rows, dim]. An id >= vocab gives zeros for the embedding
-// part. One dispatch per block of the table, each writing the rows whose ids fall in its block (the last
+// `dim` columns; embedding is [vocab = embedding.rows, dim] of f32, f16, bf16, i8 or i16 (all blocks alike;
+// i8 and i16 rows are divided by their scales, embedding.scales, first). An id >= vocab gives zeros for the
+// embedding part. One dispatch per block of the table, each writing the rows whose ids fall in its block (the last
 // block also those past the vocabulary): the shader binds one table buffer, within the 4 storage
 // buffers every device allows.
 void record_embed_position(Sequence& sequence, Context& context, const Buffer* ids, uint32_t ids_offset,

@@ -10,6 +10,7 @@ namespace vkformer {
 // C[z] = act(alpha * A[z] . op(B[z]) + bias) for z < batch, with A [M, K] (row stride lda), B [N, K]
 // (b_transposed, nn.Linear weights) or [K, N], C [M, N], bias [N]. Batch z = outer * batch_inner + inner;
 // each operand has an element stride per outer and per inner index, so attention reads heads in place.
+// A, C and the bias are f32; B may hold f16, or (stored [N, K]) bf16, i8 or i16, widened in the kernels.
 // Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
 enum class MatmulKernel { automatic, gemv, blocked };
 
