@@ -20,3 +20,7 @@ fi
 # The Python module: `pip install --no-build-isolation .` builds with scikit-build-core (pyproject.toml pins
 # the same version for isolated builds); tools/python_check.sh runs its tests with pytest.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check scikit-build-core==0.10.7 pytest==8.3.5
+# examples/ray_translate.py and tools/ray_check.sh. numpy and protobuf pinned so that pip keeps Debian's
+# numpy (torch 1.13 is built against it) and Ray's generated protobuf code matches the runtime.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "ray[data]==2.40.0" pandas==2.2.3 pyarrow==17.0.0 \
+  protobuf==4.25.5 numpy==1.24.2
