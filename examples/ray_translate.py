@@ -22,7 +22,7 @@ import vkformer
 class TranslateBatch:
     """A Ray Data map_batches callable: one Translator, made once per actor on the actor's device."""
 
-    def __init__(self, model, column, beam_size, precision, gpus_per_actor):
+    def __init__(self, model, column, beam_size, max_decoding_length, precision, gpus_per_actor):
         device = None
         if gpus_per_actor > 0:
             # Ray hands out GPUs by CUDA index, Vulkan numbers devices its own way: this takes the n-th
@@ -32,11 +32,11 @@ class TranslateBatch:
             device = gpus[int(ray.get_gpu_ids()[0]) % len(gpus)]
         self.translator = vkformer.Translator(model, device=device, precision=precision)
         self.column = column
-        self.beam_size = beam_size
+        self.options = dict(beam_size=beam_size, max_decoding_length=max_decoding_length)
 
     def __call__(self, batch):
         sources = [str(text) for text in batch[self.column]]
-        results = self.translator.translate_batch(sources, beam_size=self.beam_size)
+        results = self.translator.translate_batch(sources, **self.options)
         return {"source": sources, "translation": [r.hypotheses[0] for r in results]}
 
 
@@ -60,7 +60,8 @@ def main():
     parser.add_argument("--cpus-per-actor", type=float, default=1)
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per map_batches call")
     parser.add_argument("--beam-size", type=int, help="default: the model's")
-    parser.add_argument("--precision", default="f32")
+    parser.add_argument("--max-decoding-length", type=int, help="most generated tokens (default: the model's)")
+    parser.add_argument("--precision", help="f32 or f16 (default: as the model stores its weights)")
     parser.add_argument("--address", help="a running Ray cluster (default: start a local one)")
     args = parser.parse_args()
 
@@ -73,7 +74,8 @@ def main():
     dataset = read(args.input, args.column).map_batches(
         TranslateBatch,
         fn_constructor_kwargs=dict(model=os.path.abspath(args.model), column=args.column,
-                                   beam_size=args.beam_size, precision=args.precision,
+                                   beam_size=args.beam_size, max_decoding_length=args.max_decoding_length,
+                                   precision=args.precision,
                                    gpus_per_actor=args.gpus_per_actor),
         batch_size=args.batch_size, batch_format="numpy", concurrency=args.actors,
         num_gpus=args.gpus_per_actor, num_cpus=args.cpus_per_actor)

@@ -29,10 +29,12 @@ namespace vkformer::python {
 
 namespace {
 
-Element parse_precision(const std::string& precision) {
-  if (precision == "f32" || precision == "float32") return Element::f32;
-  if (precision == "f16" || precision == "float16") return Element::f16;
-  throw Error(fmt::format("precision '{}': use 'f32' or 'f16'", precision));
+// None: the library's default, the weights as the model stores them.
+std::optional<Element> parse_precision(const std::optional<std::string>& precision) {
+  if (!precision) return std::nullopt;
+  if (*precision == "f32" || *precision == "float32") return Element::f32;
+  if (*precision == "f16" || *precision == "float16") return Element::f16;
+  throw Error(fmt::format("precision '{}': use None, 'f32' or 'f16'", *precision));
 }
 
 std::string type_name(const py::handle& object) { return py::str(py::type::handle_of(object).attr("__name__")); }
@@ -87,7 +89,8 @@ struct TranslationResult {
 // thread-safe): calls from several Python threads wait for each other, with the GIL released.
 class PyTranslator {
  public:
-  PyTranslator(const std::filesystem::path& model_path, const py::object& device, const std::string& precision)
+  PyTranslator(const std::filesystem::path& model_path, const py::object& device,
+               const std::optional<std::string>& precision)
       : model_path_(model_path) {
     ContextOptions options;
     if (py::isinstance<py::bool_>(device)) {
@@ -103,10 +106,11 @@ class PyTranslator {
       throw py::type_error(fmt::format("device must be None, a device index (int) or a name (str), not {}",
                                        type_name(device)));
     }
-    const Element weights = parse_precision(precision);
+    const auto weights = parse_precision(precision);
     py::gil_scoped_release release;
     context_ = std::make_unique<Context>(options);
-    translator_ = std::make_unique<Translator>(*context_, model_path, false, weights);
+    translator_ = weights ? std::make_unique<Translator>(*context_, model_path, false, *weights)
+                          : std::make_unique<Translator>(*context_, model_path);
   }
 
   std::string device_name() const { return context_->info().name; }
@@ -289,8 +293,8 @@ PYBIND11_MODULE(_vkformer, m) {
       });
 
   py::class_<PyTranslator>(m, "Translator")
-      .def(py::init<const std::filesystem::path&, const py::object&, const std::string&>(), py::arg("model_path"),
-           py::arg("device") = py::none(), py::arg("precision") = "f32")
+      .def(py::init<const std::filesystem::path&, const py::object&, const std::optional<std::string>&>(),
+           py::arg("model_path"), py::arg("device") = py::none(), py::arg("precision") = py::none())
       .def_property_readonly("device", &PyTranslator::device_name)
       .def_property_readonly("model_path", &PyTranslator::model_path)
       .def("translate_batch", &PyTranslator::translate_batch, py::arg("source"), py::kw_only(),

@@ -17,10 +17,11 @@ __version__ = "0.1.0"
 
 
 class Translator(_vkformer.Translator):
-    """Translator(model_path, device=None, precision="f32"): a model directory on a Vulkan device.
+    """Translator(model_path, device=None, precision=None): a model directory on a Vulkan device.
 
     device: None (VKFORMER_DEVICE, else the best device), an index or a name substring (devices()).
-    precision: "f32", or "f16" to store the weight matrices as f16 (compute stays f32).
+    precision: None keeps the weights as the model stores them (f32 for a Marian model); "f16" stores
+    the weight matrices as f16, "f32" as f32 (compute stays f32).
     One device batch runs at a time: calls from several threads wait for each other, without the GIL.
     """
 
