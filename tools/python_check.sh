@@ -16,9 +16,10 @@ if ! "$python" -c "import pytest, scikit_build_core" 2> /dev/null; then
   exit 1
 fi
 
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKFORMER_PYTHON=ON -DVKFORMER_BUILD_TESTS=OFF \
-      -DVKFORMER_BUILD_TOOLS=OFF -DPython_EXECUTABLE="$python" > "$build.configure.log" ||
-  { cat "$build.configure.log"; exit 1; }
+      -DVKFORMER_BUILD_TOOLS=OFF -DPython_EXECUTABLE="$python" > "$build/configure.log" ||
+  { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "$jobs" --target _vkformer vkformer_cli
 
 export VKFORMER_VALIDATION=1 VKFORMER_CACHE_DIR="$build/pipeline-cache" VKFORMER_CLI="$build/vkformer"
