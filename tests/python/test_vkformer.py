@@ -2,6 +2,7 @@
 
 The CLI's output is the reference: VKFORMER_CLI names the binary of the same build.
 """
+import json
 import os
 import pathlib
 import subprocess
@@ -73,11 +74,11 @@ def test_text_equals_cli(translator, beam):
 def test_options_equal_cli(translator):
     results = translator.translate_batch(LINES[:3], beam_size=4, num_hypotheses=2, length_penalty=0.5,
                                          max_decoding_length=6, max_batch_size=2, return_scores=True)
-    # With more than one hypothesis the CLI prints "score<TAB>text" per hypothesis.
-    expected = [line.split("\t") for line in cli("--beam", "4", "--n-best", "2", "--length-penalty", "0.5",
-                                                 "--max-length", "7", "--batch-size", "2", lines=LINES[:3])]
-    got = [[f"{score:.4f}", text] for r in results for score, text in zip(r.scores, r.hypotheses)]
-    assert got == expected
+    expected = [json.loads(line)["hypotheses"] for line in cli(
+        "--beam", "4", "--n-best", "2", "--length-penalty", "0.5", "--max-length", "7", "--batch-size", "2",
+        "--json", lines=LINES[:3])]
+    assert [r.hypotheses for r in results] == [[h["text"] for h in e] for e in expected]
+    assert [r.scores for r in results] == [[pytest.approx(h["score"], rel=1e-6) for h in e] for e in expected]
     for r in results:
         assert len(r.hypotheses) == 2 and r.scores[0] >= r.scores[1]
 
