@@ -52,17 +52,22 @@ struct SubmitObserver {
 // An encoder-decoder translation model on a Vulkan device.
 class Translator {
  public:
-  // weights: Element::f16 stores the projection and output matrices as f16 (half the memory and traffic;
-  // compute stays f32).
+  // A Marian or CTranslate2 model directory (open_model). weights: nullopt keeps the weights as the model
+  // stores them (Marian: f32); Element::f16 stores the projection and output matrices as f16 (half the
+  // memory and traffic), Element::i8 quantizes them per row, Element::f32 expands them; compute stays f32.
   Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps = false,
-             Element weights = Element::f32);
+             std::optional<Element> weights = std::nullopt);
   ~Translator();
 
   const ModelConfig& config() const;
-  // What transformers' generate() does unless told otherwise: the model's generation_config.json
-  // num_beams (capped at kMaxBeam) and length_penalty.
+  // What the model's own runtime does unless told otherwise: transformers' generate() with the model's
+  // generation_config.json num_beams (capped at kMaxBeam) and length_penalty, or CTranslate2's
+  // translate_batch defaults (beam 2, length penalty 1, 256 tokens).
   DecodeOptions model_decode_options() const;
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  // Throws Error for a model without a tokenizer (a CTranslate2 directory: ids only).
+  const Tokenizer& tokenizer() const;
+  // Bytes of the model's weight buffers on the device.
+  uint64_t weight_bytes() const;
 
   // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.
   std::vector<uint32_t> encode(const std::string& text) const;
@@ -88,9 +93,12 @@ class Translator {
                                       uint64_t memory_limit);
   void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
   void submit(const std::string& kind, translate::Plan& plan);
-  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, uint32_t max_length);
+  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, uint32_t max_length,
+                                 float length_penalty);
   std::vector<std::vector<Hypothesis>> beam_search(translate::Workspace& ws, uint32_t sentences,
                                                    const DecodeOptions& options, uint32_t max_length);
+  std::vector<std::vector<Hypothesis>> ctranslate2_beam_search(translate::Workspace& ws, uint32_t sentences,
+                                                               const DecodeOptions& options, uint32_t max_length);
 
   Context& context_;
   std::unique_ptr<ModelSource> model_;

@@ -1,5 +1,6 @@
 // The Hugging Face Marian layout (what the ~1,000 public opus-mt models use), read as transformers does:
 // see tools/reference/DECODING.md for the semantics this follows.
+#include <cstring>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -128,6 +129,7 @@ Activation parse_activation(const ConfigFile& config) {
 void read_architecture(const ConfigFile& config, ModelConfig& c) {
   c.d_model = config.integer("d_model", 1, kMaxWidth);
   c.vocab_size = config.integer("vocab_size", 1, kMaxVocab);
+  c.source_vocab_size = c.vocab_size;
   c.max_positions = config.integer("max_position_embeddings", 1, kMaxPositions);
   c.encoder_layers = config.integer("encoder_layers", 1, kMaxLayers);
   c.decoder_layers = config.integer("decoder_layers", 1, kMaxLayers);
@@ -161,6 +163,13 @@ void read_generation(const ConfigFile& generation, ModelConfig& c) {
   }
 }
 
+struct Fused {
+  const char* name;
+  std::vector<const char*> parts;
+};
+const Fused kFused[] = {{"self_attn.qkv_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
+                        {"encoder_attn.kv_proj", {"encoder_attn.k_proj", "encoder_attn.v_proj"}}};
+
 class MarianModel final : public ModelSource {
  public:
   explicit MarianModel(const std::filesystem::path& directory)
@@ -173,6 +182,20 @@ class MarianModel final : public ModelSource {
       uint64_t count = 1;
       for (uint64_t d : shape) count *= d;
       return std::vector<float>(count, 0.0f);
+    }
+    // The fused projections are transformers' separate ones stacked along the output dimension.
+    for (const auto& [fused, parts] : kFused) {
+      const auto at = name.find(fused);
+      if (at == std::string::npos) continue;
+      const auto prefix = name.substr(0, at), suffix = name.substr(at + std::string_view(fused).size());
+      std::vector<uint64_t> part_shape = shape;
+      part_shape.at(0) /= parts.size();
+      std::vector<float> values;
+      for (const char* part : parts) {
+        const auto v = weights_.read_f32(resolve(prefix + part + suffix), part_shape);
+        values.insert(values.end(), v.begin(), v.end());
+      }
+      return values;
     }
     return weights_.read_f32(resolve(name), shape);
   }
@@ -199,6 +222,13 @@ class MarianModel final : public ModelSource {
 };
 
 }  // namespace
+
+StoredWeight ModelSource::stored_weight(const std::string& name, const std::vector<uint64_t>& shape) const {
+  const auto values = weight(name, shape);
+  StoredWeight stored{.element = Element::f32, .bytes = std::vector<uint8_t>(values.size() * sizeof(float))};
+  std::memcpy(stored.bytes.data(), values.data(), stored.bytes.size());
+  return stored;
+}
 
 ModelConfig parse_marian_config(const JsonText& config_text, const std::optional<JsonText>& generation_text) {
   const ConfigFile config(config_text);

@@ -90,18 +90,24 @@ uint64_t heap_share(const DeviceInfo& info) {
 
 }  // namespace
 
-static Element checked_precision(const Context& context, Element weights) {
+static std::optional<Element> checked_precision(const Context& context, std::optional<Element> weights) {
   if (weights == Element::f16 && !context.info().f16_texel_buffers) {
     throw Error(fmt::format("--precision f16: '{}' cannot read f16 texel buffers; use f32", context.info().name));
   }
   return weights;
 }
 
+// Marian directories come with their tokenizer; CTranslate2 ones translate ids.
+static std::unique_ptr<Tokenizer> tokenizer_for(const std::filesystem::path& directory, const ModelSource& model) {
+  if (model.config().ctranslate2_decoding) return nullptr;
+  return std::make_unique<Tokenizer>(directory);
+}
+
 Translator::Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps,
-                       Element weights)
+                       std::optional<Element> weights)
     : context_(context),
-      model_(open_marian_model(model_directory)),
-      tokenizer_(std::make_unique<Tokenizer>(model_directory)),
+      model_(open_model(model_directory)),
+      tokenizer_(tokenizer_for(model_directory, *model_)),
       weights_(std::make_unique<translate::Weights>(context, *model_, checked_precision(context, weights))),
       timestamps_(timestamps) {}
 
@@ -109,13 +115,20 @@ Translator::~Translator() = default;
 
 const ModelConfig& Translator::config() const { return model_->config(); }
 
+const Tokenizer& Translator::tokenizer() const {
+  if (!tokenizer_) throw Error("this model has no tokenizer: it translates token ids only");
+  return *tokenizer_;
+}
+
+uint64_t Translator::weight_bytes() const { return weights_->bytes(); }
+
 DecodeOptions Translator::model_decode_options() const {
   const auto& c = config();
   return {.beam = std::clamp(c.num_beams, 1u, kMaxBeam), .length_penalty = c.length_penalty};
 }
 
 std::vector<uint32_t> Translator::encode(const std::string& text) const {
-  auto ids = tokenizer_->encode(text);
+  auto ids = tokenizer().encode(text);
   if (ids.size() > config().max_positions) {
     throw Error(fmt::format("input of {} tokens is longer than the model's {} positions", ids.size(),
                             config().max_positions));
@@ -218,33 +231,51 @@ void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<
   for (uint32_t b = 0; b < sources.size(); ++b) {
     const auto& ids = *sources[b];
     state[ws.length_offset() + b] = uint32_t(ids.size());
-    for (uint32_t t = 0; t < S; ++t) state[ws.source_ids_offset() + b * S + t] = t < ids.size() ? ids[t] : config().pad_id;
+    for (uint32_t t = 0; t < S; ++t) {
+      state[ws.source_ids_offset() + b * S + t] = t < ids.size() ? ids[t] : config().pad_id;
+      state[ws.source_position_offset() + b * S + t] = t;
+    }
   }
   submit("encoder", ws.encoder(uint32_t(sources.size())));
 }
 
-std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, uint32_t max_length) {
+// The token a row starts from: the decoder start token, or an id past the vocabulary, which the embedding
+// kernel turns into a zero vector, for models that start from a zero embedding.
+static uint32_t start_token(const ModelConfig& c) { return c.start_from_zero_embedding ? c.vocab_size : c.decoder_start_id; }
+
+std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, uint32_t max_length, float length_penalty) {
   const auto& c = config();
+  // CTranslate2 reports the sum of log-probabilities / length^penalty, eos included in both: the top-1
+  // kernel gives the log-probability with the token.
+  const bool scored = c.ctranslate2_decoding;
   std::vector<Hypothesis> out(sentences);
+  std::vector<double> sums(sentences, 0.0);
   Rows rows;
-  for (uint32_t i = 0; i < sentences; ++i) rows.add(i, c.decoder_start_id, i);
+  for (uint32_t i = 0; i < sentences; ++i) rows.add(i, start_token(c), i);
   write_rows(ws, 0, rows, power_of_two_at_least(sentences), c.pad_id);
   for (uint32_t step = 0; step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
-    ws.state()[0] = step;
-    submit("decoder step", ws.decoder(bucket, 0));
-    const auto ids = ws.argmax_ids(bucket);
+    ws.set_step(step, bucket);
+    submit("decoder step", ws.decoder(bucket, scored ? 1 : 0));
+    const auto ids = scored ? ws.top_ids(bucket, 1) : ws.argmax_ids(bucket);
     check_finite(ids, rows, 1, step);
+    const auto values = scored ? ws.top_values(bucket, 1) : std::vector<float>();
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) {
       const uint32_t token = forced ? *c.forced_eos_id : ids[j];
       out[rows.sentences[j]].ids.push_back(token);
+      if (scored) sums[rows.sentences[j]] += values[j];
       if (token != c.eos_id) next.add(j, token, rows.sentences[j]);
     }
     if (next.size() == 0 || step + 2 >= max_length) break;
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
+  }
+  if (scored) {
+    for (uint32_t i = 0; i < sentences; ++i) {
+      out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
+    }
   }
   return out;
 }
@@ -304,13 +335,13 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
     state[i].scores.assign(N, -1e9f);
     state[i].scores[0] = 0.0f;  // only the first beam is live at the first step
     state[i].first_row = i * N;
-    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, c.decoder_start_id, i);
+    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
   }
   write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
 
   for (uint32_t step = 0; step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
-    ws.state()[0] = step;
+    ws.set_step(step, bucket);
     submit("decoder step", ws.decoder(bucket, K));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
@@ -389,6 +420,120 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
   return out;
 }
 
+// CTranslate2's BeamSearch (decoding.cc): of the 2N best continuations of a sentence's N beams, the first N
+// are looked at in order; one ending in eos (or any, at the last step) is a finished hypothesis with its raw
+// score, and its slot goes to the next candidate among the other N that does not end in eos. A sentence is
+// done when N hypotheses have finished (with length penalty 0: when its best beam finished) or at the last
+// step; hypotheses are then scored sum / length^penalty (eos counted), best first.
+std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspace& ws, uint32_t sentences,
+                                                                         const DecodeOptions& options,
+                                                                         uint32_t max_length) {
+  const auto& c = config();
+  const uint32_t N = options.beam, K = 2 * N;
+  struct Finished {
+    std::vector<uint32_t> ids;
+    float score;
+  };
+  struct Sentence {
+    std::vector<std::vector<uint32_t>> beams;
+    std::vector<float> scores;
+    std::vector<Finished> finished;
+    uint32_t first_row = 0;
+    bool done = false, top_finished = false;
+  };
+  std::vector<Sentence> state(sentences);
+  Rows rows;
+  for (uint32_t i = 0; i < sentences; ++i) {
+    state[i].beams.assign(N, {});
+    state[i].scores.assign(N, -std::numeric_limits<float>::max());
+    state[i].scores[0] = 0.0f;  // only the first beam is live at the first step
+    state[i].first_row = i * N;
+    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
+  }
+  write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
+
+  for (uint32_t step = 0; step < ws.shape().target; ++step) {
+    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
+    ws.set_step(step, bucket);
+    submit("decoder step", ws.decoder(bucket, K));
+    const auto ids = ws.top_ids(bucket, K);
+    check_finite(ids, rows, K, step);
+    const auto values = ws.top_values(bucket, K);
+    const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
+    Rows next;
+    for (uint32_t i = 0; i < sentences; ++i) {
+      Sentence& s = state[i];
+      if (s.done) continue;
+      std::vector<Candidate> candidates;
+      for (uint32_t b = 0; b < N; ++b) {
+        const uint32_t row = s.first_row + b;
+        for (uint32_t k = 0; k < K; ++k) candidates.push_back({values[row * K + k] + s.scores[b], b, ids[row * K + k]});
+      }
+      std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return uint64_t(a.beam) * c.vocab_size + a.token < uint64_t(b.beam) * c.vocab_size + b.token;
+      });
+      candidates.resize(K);
+      std::vector<uint32_t> slots(N);
+      uint32_t secondary = N;
+      for (uint32_t k = 0; k < N; ++k) {
+        slots[k] = k;
+        const Candidate& cand = candidates[k];
+        if (cand.token != c.eos_id && !last) continue;
+        if (k == 0) s.top_finished = true;
+        auto hypothesis = s.beams[cand.beam];
+        hypothesis.push_back(cand.token);
+        s.finished.push_back({std::move(hypothesis), cand.score});
+        for (uint32_t j = secondary; j < K; ++j) {
+          if (candidates[j].token != c.eos_id) {
+            slots[k] = j;
+            secondary = j + 1;
+            break;
+          }
+        }
+      }
+      if (last) {
+        s.done = true;
+      } else if (options.length_penalty == 0.0f) {
+        s.done = s.top_finished && s.finished.size() >= options.n_best;
+      } else {
+        s.done = s.finished.size() >= N;
+      }
+      if (s.done) continue;
+      std::vector<std::vector<uint32_t>> beams;
+      std::vector<float> scores;
+      const uint32_t first = uint32_t(next.size());
+      for (uint32_t k = 0; k < N; ++k) {
+        const Candidate& cand = candidates[slots[k]];
+        beams.push_back(s.beams[cand.beam]);
+        beams.back().push_back(cand.token);
+        scores.push_back(cand.score);
+        next.add(s.first_row + cand.beam, cand.token, i);
+      }
+      s.first_row = first;
+      s.beams = std::move(beams);
+      s.scores = std::move(scores);
+    }
+    if (next.size() == 0) break;
+    write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
+    rows = std::move(next);
+  }
+
+  std::vector<std::vector<Hypothesis>> out(sentences);
+  for (uint32_t i = 0; i < sentences; ++i) {
+    std::vector<Hypothesis> hypotheses;
+    for (auto& f : state[i].finished) {
+      const double score = double(f.score) / std::pow(double(f.ids.size()), double(options.length_penalty));
+      hypotheses.push_back({.ids = std::move(f.ids), .score = float(score)});
+    }
+    std::stable_sort(hypotheses.begin(), hypotheses.end(),
+                     [](const Hypothesis& a, const Hypothesis& b) { return *a.score > *b.score; });
+    if (hypotheses.size() > options.n_best) hypotheses.resize(options.n_best);
+    out[i] = std::move(hypotheses);
+  }
+  return out;
+}
+
 std::vector<Translation> Translator::translate(const std::vector<std::vector<uint32_t>>& sources,
                                                const DecodeOptions& options) {
   if (options.beam == 0 || options.beam > kMaxBeam) throw Error(fmt::format("beam size must be between 1 and {}", kMaxBeam));
@@ -418,8 +563,11 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
     run_encoder(ws, batch);
     try {
       if (options.beam == 1) {
-        auto hypotheses = greedy(ws, n, max_length);
+        auto hypotheses = greedy(ws, n, max_length, options.length_penalty);
         for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
+      } else if (config().ctranslate2_decoding) {
+        auto hypotheses = ctranslate2_beam_search(ws, n, options, max_length);
+        for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = std::move(hypotheses[i]);
       } else {
         auto hypotheses = beam_search(ws, n, options, max_length);
         for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = std::move(hypotheses[i]);
@@ -439,7 +587,7 @@ std::vector<Translation> Translator::translate_text(const std::vector<std::strin
   for (const auto& line : lines) sources.push_back(encode(line));
   auto results = translate(sources, options);
   for (auto& result : results) {
-    for (auto& hypothesis : result.hypotheses) hypothesis.text = tokenizer_->decode(hypothesis.ids);
+    for (auto& hypothesis : result.hypotheses) hypothesis.text = tokenizer().decode(hypothesis.ids);
   }
   return results;
 }
@@ -472,7 +620,7 @@ std::vector<std::vector<std::vector<float>>> Translator::forced_logits(
     Rows rows;
     for (uint32_t i = 0; i < n; ++i) rows.add(i, decoder_inputs[i][step], i);
     write_rows(ws, step == 0 ? 0 : step - 1, rows, rows_bucket, config().pad_id);
-    ws.state()[0] = step;
+    ws.set_step(step, rows_bucket);
     submit("decoder step", ws.decoder(rows_bucket, 0));
     const auto all = ws.logits(rows_bucket);
     for (uint32_t i = 0; i < n; ++i) logits[i].emplace_back(all.begin() + size_t(i) * vocab, all.begin() + size_t(i + 1) * vocab);

@@ -6,14 +6,13 @@
 
 #include "vkformer/ops/argmax.hpp"
 #include "vkformer/ops/attention.hpp"
+#include "vkformer/ops/elementwise.hpp"
 #include "vkformer/ops/embed_position.hpp"
 #include "vkformer/ops/layer_norm.hpp"
 #include "vkformer/ops/matmul.hpp"
 #include "vkformer/ops/topk.hpp"
 
 namespace vkformer::translate {
-
-static constexpr float kLayerNormEps = 1e-5f;
 
 void Plan::finish() {
   command_buffers.clear();
@@ -109,13 +108,20 @@ Plan& Workspace::decoder(uint32_t rows, uint32_t top_k) {
   return *plan;
 }
 
+void Workspace::set_step(uint32_t step, uint32_t rows) {
+  uint32_t* s = state();
+  s[0] = step;
+  std::fill_n(s + decoder_position_offset(), rows, step);
+}
+
 void Workspace::record_state_upload(Sequence& s) {
   if (state_host_.mapped()) s.copy(state_host_, state_, state_.bytes());
 }
 
 static void linear(Sequence& s, Context& context, View x, const Linear& w, View y, uint32_t rows,
                    std::string_view label, Activation activation = Activation::none) {
-  record_matmul(s, context, x, w.weight, w.bias, y, {.M = rows, .N = w.out, .K = w.in, .activation = activation}, label);
+  record_matmul(s, context, x, w.weight, w.bias, y,
+                {.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .activation = activation}, label);
 }
 
 // One matmul per row block of the output matrix, each writing its columns of the logits.
@@ -125,48 +131,93 @@ static void output_projection(Sequence& s, Context& context, View x, const Outpu
     const uint32_t first = blocks.first_row(b);
     record_matmul(s, context, x, blocks.blocks[b], {w.bias.buffer, w.bias.offset + first},
                   {logits.buffer, logits.offset + first},
-                  {.M = rows, .N = blocks.rows_in(b), .K = w.in, .ldc = blocks.rows}, "logits");
+                  {.M = rows, .N = blocks.rows_in(b), .K = w.in, .ldc = blocks.rows,
+                   .b_scale = blocks.scales.empty() ? View{} : blocks.scales[b]},
+                  "logits");
   }
 }
 
-static float embedding_scale(const ModelConfig& c) { return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f; }
+static float embedding_scale(const ModelConfig& c, const std::optional<float>& scale) {
+  if (scale) return *scale;
+  return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f;
+}
+
+// A sublayer's residual connection. Post-norm (Marian): x = LayerNorm(x + f); pre-norm: x = x + f (its
+// input was normalized by pre_norm() first).
+static void residual(Sequence& s, Context& context, const ModelConfig& c, View f, View x, const Norm& norm,
+                     uint32_t rows, std::string_view label) {
+  if (c.pre_norm) {
+    record_elementwise(s, context, x, f, x, rows * c.d_model, Activation::none, label);
+  } else {
+    record_layer_norm(s, context, f, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps, label);
+  }
+}
+
+// A sublayer's input: LayerNorm(x) into `normed` for pre-norm models, x itself for post-norm ones.
+static View pre_norm(Sequence& s, Context& context, const ModelConfig& c, View x, View normed, const Norm& norm,
+                     uint32_t rows, std::string_view label) {
+  if (!c.pre_norm) return x;
+  record_layer_norm(s, context, x, {}, norm.gamma, norm.beta, normed, rows, c.d_model, c.layer_norm_eps, label);
+  return normed;
+}
+
+// The token embeddings of `rows` rows into `out`, plus the positions: computed by the embedding kernel
+// (Marian), or gathered from the model's table through the position ids in the state into `tmp` and added.
+void Workspace::record_embedding(Sequence& s, const RowBlocks& table, const RowBlocks& positions, uint32_t ids_offset,
+                                 uint32_t position_offset, float scale, const PositionEncoding& encoding, View out,
+                                 View tmp, uint32_t rows) {
+  const auto& c = weights_.config();
+  PositionEncoding tokens_only = encoding;
+  tokens_only.enabled = !c.position_table;
+  record_embed_position(s, context_, &state_, ids_offset, table, c.d_model, out, rows, scale, tokens_only, "embed");
+  if (!c.position_table) return;
+  record_embed_position(s, context_, &state_, position_offset, positions, c.d_model, tmp, rows, 1.0f,
+                        {.enabled = false}, "positions");
+  record_elementwise(s, context_, out, tmp, out, rows * c.d_model, Activation::none, "add positions");
+}
 
 void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, S = shape_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
+  const View x{&enc_x_, 0}, ctx{&enc_ctx_, 0}, tmp{&enc_tmp_, 0};
   {
     Sequence& s = add_sequence(plan, "encoder embed");
     record_state_upload(s);
-    record_embed_position(s, context_, &state_, source_ids_offset(), weights_.encoder_embedding, d, {&enc_x_, 0},
-                          rows, embedding_scale(c), {.seq_len = S}, "embed");
+    record_embedding(s, weights_.encoder_embedding, weights_.encoder_positions, source_ids_offset(),
+                     source_position_offset(), embedding_scale(c, c.encoder_embedding_scale), {.seq_len = S}, x, tmp,
+                     rows);
     s.end();
   }
   for (uint32_t l = 0; l < c.encoder_layers; ++l) {
     const auto& w = weights_.encoder[l];
     Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
-    linear(s, context_, {&enc_x_, 0}, w.qkv, {&enc_qkv_, 0}, rows, "qkv");
+    // The normed input goes to the context buffer: the attention overwrites it only after the qkv matmul.
+    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.attention_norm, rows, "attention pre-norm"), w.qkv,
+           {&enc_qkv_, 0}, rows, "qkv");
     // Self attention over the sentence's positions up to its length: the decoder's fused cross-attention
     // kernel with the sentence taken from the row (one dispatch instead of scores, softmax and values).
     record_attention(s, context_,
                      {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&enc_qkv_, 0},
                       .q_stride = 3 * d, .kv = {&enc_qkv_, d}, .kv_stride = 3 * d, .state = &state_,
                       .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
-                      .out = {&enc_ctx_, 0}, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
+                      .out = ctx, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
                      "self attention");
-    linear(s, context_, {&enc_ctx_, 0}, w.out, {&enc_tmp_, 0}, rows, "out proj");
-    record_layer_norm(s, context_, {&enc_tmp_, 0}, {&enc_x_, 0}, w.attention_norm.gamma, w.attention_norm.beta,
-                      {&enc_x_, 0}, rows, d, kLayerNormEps, "attention norm");
-    linear(s, context_, {&enc_x_, 0}, w.fc1, {&enc_ffn_, 0}, rows, "ffn1", c.activation);
-    linear(s, context_, {&enc_ffn_, 0}, w.fc2, {&enc_tmp_, 0}, rows, "ffn2");
-    record_layer_norm(s, context_, {&enc_tmp_, 0}, {&enc_x_, 0}, w.ffn_norm.gamma, w.ffn_norm.beta, {&enc_x_, 0},
-                      rows, d, kLayerNormEps, "ffn norm");
+    linear(s, context_, ctx, w.out, tmp, rows, "out proj");
+    residual(s, context_, c, tmp, x, w.attention_norm, rows, "attention norm");
+    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&enc_ffn_, 0},
+           rows, "ffn1", c.activation);
+    linear(s, context_, {&enc_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
+    residual(s, context_, c, tmp, x, w.ffn_norm, rows, "ffn norm");
     s.end();
   }
   // Cross-attention keys and values depend only on the encoder output: once per batch, not per step.
   Sequence& s = add_sequence(plan, "encoder cross k/v");
+  if (c.encoder_final_norm) {
+    const auto& n = weights_.encoder_norm;
+    record_layer_norm(s, context_, x, {}, n.gamma, n.beta, x, rows, d, c.layer_norm_eps, "encoder final norm");
+  }
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
-    linear(s, context_, {&enc_x_, 0}, weights_.decoder[l].cross_kv, {&cross_kv_[l], 0}, rows,
-           fmt::format("cross k/v L{}", l));
+    linear(s, context_, x, weights_.decoder[l].cross_kv, {&cross_kv_[l], 0}, rows, fmt::format("cross k/v L{}", l));
   }
   s.end();
   plan.finish();
@@ -176,44 +227,50 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
+  const View y{&dec_y_, 0}, ctx{&dec_ctx_, 0}, tmp{&dec_tmp_, 0};
   {
     Sequence& s = add_sequence(plan, "decoder embed");
     record_state_upload(s);
-    record_embed_position(s, context_, &state_, ids_offset(), weights_.decoder_embedding, d, {&dec_y_, 0}, rows,
-                          embedding_scale(c), {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, "embed");
+    record_embedding(s, weights_.decoder_embedding, weights_.decoder_positions, ids_offset(), decoder_position_offset(),
+                     embedding_scale(c, c.decoder_embedding_scale),
+                     {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, y, tmp, rows);
     s.end();
   }
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     const auto& w = weights_.decoder[l];
     Sequence& s = add_sequence(plan, fmt::format("decoder L{}", l));
-    linear(s, context_, {&dec_y_, 0}, w.qkv, {&dec_qkv_, 0}, rows, "qkv");
+    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.self_norm, rows, "self pre-norm"), w.qkv, {&dec_qkv_, 0},
+           rows, "qkv");
     record_attention(s, context_,
                      {.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
                       .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
-                      .trace_offset = trace_offset(), .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
+                      .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
                      "self attention");
-    linear(s, context_, {&dec_ctx_, 0}, w.self_out, {&dec_tmp_, 0}, rows, "self out proj");
-    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.self_norm.gamma, w.self_norm.beta, {&dec_y_, 0},
-                      rows, d, kLayerNormEps, "self norm");
-    linear(s, context_, {&dec_y_, 0}, w.cross_q, {&dec_q_, 0}, rows, "cross q");
+    linear(s, context_, ctx, w.self_out, tmp, rows, "self out proj");
+    residual(s, context_, c, tmp, y, w.self_norm, rows, "self norm");
+    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
+           {&dec_q_, 0}, rows, "cross q");
     record_attention(s, context_,
                      {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
                       .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
                       .sentence_offset = sentence_offset(), .length_offset = length_offset(),
-                      .source_capacity = shape_.source, .out = {&dec_ctx_, 0}, .out_stride = d, .scale = scale},
+                      .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale},
                      "cross attention");
-    linear(s, context_, {&dec_ctx_, 0}, w.cross_out, {&dec_tmp_, 0}, rows, "cross out proj");
-    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.cross_norm.gamma, w.cross_norm.beta,
-                      {&dec_y_, 0}, rows, d, kLayerNormEps, "cross norm");
-    linear(s, context_, {&dec_y_, 0}, w.fc1, {&dec_ffn_, 0}, rows, "ffn1", c.activation);
-    linear(s, context_, {&dec_ffn_, 0}, w.fc2, {&dec_tmp_, 0}, rows, "ffn2");
-    record_layer_norm(s, context_, {&dec_tmp_, 0}, {&dec_y_, 0}, w.ffn_norm.gamma, w.ffn_norm.beta, {&dec_y_, 0},
-                      rows, d, kLayerNormEps, "ffn norm");
+    linear(s, context_, ctx, w.cross_out, tmp, rows, "cross out proj");
+    residual(s, context_, c, tmp, y, w.cross_norm, rows, "cross norm");
+    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&dec_ffn_, 0},
+           rows, "ffn1", c.activation);
+    linear(s, context_, {&dec_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
+    residual(s, context_, c, tmp, y, w.ffn_norm, rows, "ffn norm");
     s.end();
   }
   Sequence& s = add_sequence(plan, "decoder output");
-  output_projection(s, context_, {&dec_y_, 0}, weights_.output, {&logits_, 0}, rows);
+  if (c.decoder_final_norm) {
+    const auto& n = weights_.decoder_norm;
+    record_layer_norm(s, context_, y, {}, n.gamma, n.beta, y, rows, d, c.layer_norm_eps, "decoder final norm");
+  }
+  output_projection(s, context_, y, weights_.output, {&logits_, 0}, rows);
   const uint32_t banned = c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
   if (top_k == 0) {
     record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vkformer/buffer.hpp"
+#include "vkformer/ops/embed_position.hpp"
 #include "vkformer/sequence.hpp"
 #include "weights.hpp"
 
@@ -43,18 +44,22 @@ class Workspace {
   void set_shape(const Capacity& shape);
   const Capacity& shape() const { return shape_; }
 
-  // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids],
-  // written by the host before each submit.
+  // The state buffer: [step | decoder ids | trace | row -> sentence | source lengths | source ids |
+  // decoder positions | source positions], written by the host before each submit. The positions index
+  // the position tables of models that have them (ModelConfig::position_table).
   uint32_t* state() { return static_cast<uint32_t*>((state_host_.mapped() ? state_host_ : state_).mapped_pointer()); }
   uint32_t ids_offset() const { return 1; }
   uint32_t trace_offset() const { return 1 + capacity_.rows; }
   uint32_t sentence_offset() const { return trace_offset() + capacity_.rows * capacity_.target; }
   uint32_t length_offset() const { return sentence_offset() + capacity_.rows; }
   uint32_t source_ids_offset() const { return length_offset() + capacity_.sentences; }
-  // Words of the state buffer: source_ids_offset() plus the source ids.
+  uint32_t decoder_position_offset() const { return source_ids_offset() + capacity_.sentences * capacity_.source; }
+  uint32_t source_position_offset() const { return decoder_position_offset() + capacity_.rows; }
   static uint64_t state_words(const Capacity& c) {
-    return 1 + 2 * uint64_t(c.rows) + uint64_t(c.rows) * c.target + c.sentences + uint64_t(c.sentences) * c.source;
+    return 1 + 3 * uint64_t(c.rows) + uint64_t(c.rows) * c.target + c.sentences + 2 * uint64_t(c.sentences) * c.source;
   }
+  // Before a decoder step: the step index, and the position of the first `rows` rows.
+  void set_step(uint32_t step, uint32_t rows);
 
   Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
   Plan& decoder(uint32_t rows, uint32_t top_k);       // top_k 0: greedy (argmax)
@@ -69,6 +74,9 @@ class Workspace {
   void record_encoder(Plan& plan, uint32_t sentences);
   void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k);
   Sequence& add_sequence(Plan& plan, const std::string& name);
+  void record_embedding(Sequence& s, const RowBlocks& table, const RowBlocks& positions, uint32_t ids_offset,
+                        uint32_t position_offset, float scale, const PositionEncoding& encoding, View out, View tmp,
+                        uint32_t rows);
 
   Context& context_;
   const Weights& weights_;
