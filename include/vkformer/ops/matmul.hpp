@@ -22,7 +22,8 @@ struct MatmulShape {
   bool b_transposed = true;
   float alpha = 1.0f;
   // B holding i8 or i16 (stored [N, K], one batch): f32 scales, w[n, k] = q[n, k] / b_scale[n] for i8,
-  // q[n, k] / b_scale[0] for i16. Unused (null buffer) for f32, f16 and bf16.
+  // q[n, k] / b_scale[0] for i16, read through the f32 buffer's vec4 view (a texel binding: only 4 storage
+  // buffers are guaranteed). Unused (null buffer) for f32, f16 and bf16.
   View b_scale;
   Activation activation = Activation::none;
   MatmulKernel kernel = MatmulKernel::automatic;
