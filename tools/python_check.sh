@@ -31,7 +31,7 @@ if [ "$pip_too" = 1 ]; then
   echo "== pip wheel . (scikit-build-core), installed into $build/site"
   rm -rf "$build/wheel" "$build/site"
   CMAKE_BUILD_PARALLEL_LEVEL=$jobs "$python" -m pip wheel --no-build-isolation --no-deps --disable-pip-version-check -q -w "$build/wheel" \
-    -C build-dir="$build/skbuild" "$root"
+    --config-settings=build-dir="$build/skbuild" "$root"
   "$python" -m pip install --no-deps --disable-pip-version-check -q --target "$build/site" "$build"/wheel/vkformer-*.whl
   (cd "$build" && PYTHONPATH="$build/site" "$python" -m pytest -q -p no:cacheprovider "$root/tests/python")
 fi
