@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <deque>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -74,11 +74,11 @@ void reply(httplib::Response& res, int status, const json& body) {
 
 std::string language_name(const std::string& code) {
   static const std::map<std::string, std::string> kNames{
-      {"ar", "Arabic"},  {"cs", "Czech"},    {"da", "Danish"},     {"de", "German"},    {"el", "Greek"},
-      {"en", "English"}, {"es", "Spanish"},  {"fi", "Finnish"},    {"fr", "French"},    {"hi", "Hindi"},
-      {"hu", "Hungarian"}, {"it", "Italian"}, {"ja", "Japanese"},  {"ko", "Korean"},    {"nl", "Dutch"},
-      {"pl", "Polish"},  {"pt", "Portuguese"}, {"ro", "Romanian"}, {"ru", "Russian"},   {"sv", "Swedish"},
-      {"tr", "Turkish"}, {"uk", "Ukrainian"}, {"zh", "Chinese"}};
+      {"ar", "Arabic"},    {"cs", "Czech"},      {"da", "Danish"},   {"de", "German"},  {"el", "Greek"},
+      {"en", "English"},   {"es", "Spanish"},    {"fi", "Finnish"},  {"fr", "French"},  {"hi", "Hindi"},
+      {"hu", "Hungarian"}, {"it", "Italian"},    {"ja", "Japanese"}, {"ko", "Korean"},  {"nl", "Dutch"},
+      {"pl", "Polish"},    {"pt", "Portuguese"}, {"ro", "Romanian"}, {"ru", "Russian"}, {"sv", "Swedish"},
+      {"tr", "Turkish"},   {"uk", "Ukrainian"},  {"zh", "Chinese"}};
   const auto it = kNames.find(code);
   return it == kNames.end() ? code : it->second;
 }
@@ -103,8 +103,8 @@ std::pair<std::string, std::string> model_languages(const std::string& directory
                                ? std::filesystem::path(directory).lexically_normal().parent_path().filename().string()
                                : std::filesystem::path(directory).lexically_normal().filename().string();
   if (!std::regex_match(name, match, kName)) {
-    throw UsageError(fmt::format("model '{}': its languages are not in its name (like en-de); give --languages SRC:TGT",
-                                 directory));
+    throw UsageError(
+        fmt::format("model '{}': its languages are not in its name (like en-de); give --languages SRC:TGT", directory));
   }
   return {match[1], match[2]};
 }
@@ -253,13 +253,14 @@ class Service {
     const auto has = [&](auto member, const std::string& code) {
       return std::any_of(models_.begin(), models_.end(), [&](const Model& m) { return m.*member == code; });
     };
-    if (source != "auto" && !has(&Model::source, source)) throw HttpError(400, fmt::format("{} is not supported", source));
+    if (source != "auto" && !has(&Model::source, source))
+      throw HttpError(400, fmt::format("{} is not supported", source));
     if (!has(&Model::target, target)) throw HttpError(400, fmt::format("{} is not supported", target));
     for (const auto& model : models_) {
       if ((source == "auto" || model.source == source) && model.target == target) return &model;
     }
-    throw HttpError(400, fmt::format("{} ({}) is not available as a target language from {} ({})", language_name(target),
-                                     target, language_name(source), source));
+    throw HttpError(400, fmt::format("{} ({}) is not available as a target language from {} ({})",
+                                     language_name(target), target, language_name(source), source));
   }
 
   void translate(const httplib::Request& req, httplib::Response& res) {
@@ -281,14 +282,15 @@ class Service {
       alternatives = std::max<int64_t>(alternatives, 0);
     }
     if (is_list && texts.size() > args_.batch_limit) {
-      throw HttpError(400, fmt::format("Invalid request: request ({}) exceeds text limit ({})", texts.size(),
-                                       args_.batch_limit));
+      throw HttpError(
+          400, fmt::format("Invalid request: request ({}) exceeds text limit ({})", texts.size(), args_.batch_limit));
     }
     for (const auto& text : texts) {
       if (!valid_utf8(text)) throw HttpError(400, "Invalid request: q is not valid UTF-8");
       const size_t chars = size_t(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xc0) != 0x80; }));
       if (chars > args_.char_limit) {
-        throw HttpError(400, fmt::format("Invalid request: request ({}) exceeds text limit ({})", chars, args_.char_limit));
+        throw HttpError(400,
+                        fmt::format("Invalid request: request ({}) exceeds text limit ({})", chars, args_.char_limit));
       }
     }
     const Model& model = *pick(*source, *target);
@@ -304,8 +306,8 @@ class Service {
     }
     auto future = batcher_.submit(model_index, std::move(sentences), n_best);
     if (!future) {
-      throw HttpError(429, fmt::format("Slowdown: {} sentences are waiting to be translated; try again later",
-                                       batcher_.waiting()));
+      throw HttpError(
+          429, fmt::format("Slowdown: {} sentences are waiting to be translated; try again later", batcher_.waiting()));
     }
     const auto results = future->get();
 
@@ -321,7 +323,8 @@ class Service {
           if (result.bad_input) throw HttpError(400, fmt::format("Invalid request: {}{}", where, result.error));
           throw HttpError(500, fmt::format("Cannot translate text: {}{}", where, result.error));
         }
-        for (uint32_t k = 0; k < n_best; ++k) hypotheses[k].push_back(result.texts[std::min<size_t>(k, result.texts.size() - 1)]);
+        for (uint32_t k = 0; k < n_best; ++k)
+          hypotheses[k].push_back(result.texts[std::min<size_t>(k, result.texts.size() - 1)]);
       }
       at += count;
       const std::string best = segmented[i].assemble(hypotheses[0]);
@@ -375,8 +378,12 @@ class Service {
   void settings(httplib::Response& res) const {
     const auto language = [](const std::string& code) { return json{{"code", code}, {"name", language_name(code)}}; };
     reply(res, 200,
-          {{"charLimit", args_.char_limit}, {"frontendTimeout", 500}, {"apiKeys", !keys_.empty()},
-           {"keyRequired", !keys_.empty()}, {"suggestions", false}, {"filesTranslation", false},
+          {{"charLimit", args_.char_limit},
+           {"frontendTimeout", 500},
+           {"apiKeys", !keys_.empty()},
+           {"keyRequired", !keys_.empty()},
+           {"suggestions", false},
+           {"filesTranslation", false},
            {"supportedFilesFormat", json::array()},
            {"language", {{"source", language(models_[0].source)}, {"target", language(models_[0].target)}}}});
   }
@@ -390,13 +397,20 @@ class Service {
 
 std::string status_text(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
   }
 }
 
@@ -406,16 +420,16 @@ int run_serve(ServeArgs& args) {
   }
   std::vector<std::string> directories = args.models;
   if (directories.empty()) directories.push_back(find_model(""));
-  std::vector<Model> models;
+  std::vector<Model> specified;
   for (size_t i = 0; i < directories.size(); ++i) {
     auto [source, target] = model_languages(directories[i], args.languages.empty() ? "" : args.languages[i]);
-    for (const auto& other : models) {
+    for (const auto& other : specified) {
       if (other.source == source && other.target == target) {
         throw UsageError(fmt::format("two models translate {} to {}: '{}' and '{}'", source, target, other.directory,
                                      directories[i]));
       }
     }
-    models.push_back({.directory = directories[i], .source = source, .target = target});
+    specified.push_back({.directory = directories[i], .source = source, .target = target});
   }
   auto keys = args.api_keys.empty() ? std::unordered_set<std::string>{} : read_api_keys(args.api_keys);
 
@@ -428,7 +442,37 @@ int run_serve(ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Bound before the models load: a wrong address fails at once. Connections wait until listen.
+  httplib::Server server;
+  const size_t threads = args.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(args.max_body);
+  server.set_keep_alive_max_count(1000);  // httplib's 5 would reconnect a busy client every 5 requests
+  server.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+  server.set_error_handler(
+      httplib::Server::HandlerWithResponse([&args](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const std::string message = res.status == 413 ? fmt::format("Request body larger than {} bytes", args.max_body)
+                                                      : status_text(res.status);
+        reply(res, res.status, {{"error", message}});
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    reply(res, 500, {{"error", "Internal server error"}});
+  });
+  server.Options(R"(.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Access-Control-Allow-Methods", "GET, POST");
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+  });
+  const int port = args.port == 0 ? server.bind_to_any_port(args.host)
+                                  : (server.bind_to_port(args.host, args.port) ? args.port : -1);
+  if (port < 0) {
+    throw Error(
+        fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", args.host, args.port));
+  }
+
   Context context(args.context);
+  std::vector<Model> models = std::move(specified);  // destroyed before the context
   std::vector<Translator*> translators;
   std::vector<DecodeOptions> decode;
   for (auto& model : models) {
@@ -445,32 +489,7 @@ int run_serve(ServeArgs& args) {
   args.batching.wait = std::chrono::milliseconds(args.wait_ms);
   Batcher batcher(translators, decode, args.batching);
   Service service(args, models, batcher, std::move(keys));
-
-  httplib::Server server;
-  const size_t threads = args.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_payload_max_length(args.max_body);
-  server.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
-  server.set_error_handler(httplib::Server::HandlerWithResponse([&args](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string message = res.status == 413 ? fmt::format("Request body larger than {} bytes", args.max_body)
-                                                  : status_text(res.status);
-    reply(res, res.status, {{"error", message}});
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    reply(res, 500, {{"error", "Internal server error"}});
-  });
-  server.Options(R"(.*)", [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Access-Control-Allow-Methods", "GET, POST");
-    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
-  });
   service.routes(server);
-
-  const int port = args.port == 0 ? server.bind_to_any_port(args.host) : (server.bind_to_port(args.host, args.port) ? args.port : -1);
-  if (port < 0) {
-    throw Error(fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", args.host, args.port));
-  }
 
   std::atomic<bool> signalled = false, listening_done = false;
   std::thread waiter([&] {
@@ -502,8 +521,9 @@ int run_serve(ServeArgs& args) {
 
 void add_serve(CLI::App& app, Run& run) {
   auto* command = app.add_subcommand(
-      "serve", "LibreTranslate-compatible HTTP server (POST /translate, /detect; GET /languages, /frontend/settings) "
-               "with dynamic batching of concurrent requests");
+      "serve",
+      "LibreTranslate-compatible HTTP server (POST /translate, /detect; GET /languages, /frontend/settings) "
+      "with dynamic batching of concurrent requests");
   static ServeArgs args;
   command->add_option("--model", args.models,
                       "Model directory; repeat for several (source and target pick the model). Default: the shipped "
@@ -515,43 +535,62 @@ void add_serve(CLI::App& app, Run& run) {
   add_precision_option(command, args.precision, "Weight matrices stored as f32 (default) or f16; compute is f32");
   command->add_option("--host", args.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   command->add_option("--port", args.port, "Port (0: any free port; the line on stdout says which)")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
-  command->add_option("--api-keys", args.api_keys,
-                      "File of API keys, one per line (# comments): /translate and /detect then need api_key "
-                      "(403 without a valid one)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  command
+      ->add_option("--api-keys", args.api_keys,
+                   "File of API keys, one per line (# comments): /translate and /detect then need api_key "
+                   "(403 without a valid one)")
       ->check(CLI::ExistingFile);
   command->add_option("--char-limit", args.char_limit, "Most characters per text")
-      ->check(CLI::Range(size_t(1), size_t(1) << 24))->capture_default_str();
+      ->check(CLI::Range(size_t(1), size_t(1) << 24))
+      ->capture_default_str();
   command->add_option("--batch-limit", args.batch_limit, "Most texts in one request's q list")
-      ->check(CLI::Range(size_t(1), size_t(1) << 16))->capture_default_str();
-  command->add_option("--req-limit", args.req_limit, "Most requests per minute from one client address (0: no limit; 429 above)")
+      ->check(CLI::Range(size_t(1), size_t(1) << 16))
+      ->capture_default_str();
+  command
+      ->add_option("--req-limit", args.req_limit,
+                   "Most requests per minute from one client address (0: no limit; 429 above)")
       ->capture_default_str();
   command->add_option("--max-body", args.max_body, "Most bytes in a request body (413 above)")
-      ->check(CLI::Range(size_t(1024), size_t(1) << 30))->capture_default_str();
+      ->check(CLI::Range(size_t(1024), size_t(1) << 30))
+      ->capture_default_str();
   command->add_option("--threads", args.threads, "HTTP connections served at once")
-      ->check(CLI::Range(size_t(1), size_t(1024)))->capture_default_str();
-  command->add_option("--max-waiting", args.batching.max_waiting,
-                      "Most sentences waiting for translation; a request that would exceed it gets 429")
-      ->check(CLI::Range(size_t(1), size_t(1) << 24))->capture_default_str();
+      ->check(CLI::Range(size_t(1), size_t(1024)))
+      ->capture_default_str();
+  command
+      ->add_option("--max-waiting", args.batching.max_waiting,
+                   "Most sentences waiting for translation; a request that would exceed it gets 429")
+      ->check(CLI::Range(size_t(1), size_t(1) << 24))
+      ->capture_default_str();
   command->add_option("--batch-size", args.batching.batch_sentences, "Most sentences per device batch")
-      ->check(CLI::Range(1, 4096))->capture_default_str();
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   command->add_option("--batch-tokens", args.batching.batch_tokens,
                       "Also cap sentences x longest source per batch (default 0: no cap)");
-  command->add_option("--batch-wait", args.wait_ms,
-                      "Milliseconds a batch waits for more sentences once it has one (unless it is full)")
-      ->check(CLI::Range(0, 10000))->capture_default_str();
-  command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams); "
-                                           "alternatives come from the beam")
+  command
+      ->add_option("--batch-wait", args.wait_ms,
+                   "Milliseconds a batch waits for more sentences once it has one (unless it is full)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  command
+      ->add_option("--beam", args.beam,
+                   "Beam size, 1 = greedy (default: the model's generation_config num_beams); "
+                   "alternatives come from the beam")
       ->check(CLI::Range(1u, kMaxBeam));
-  command->add_option("--length-penalty", args.length_penalty,
-                      "Beam scores are divided by length^penalty (default: the model's generation_config)")
+  command
+      ->add_option("--length-penalty", args.length_penalty,
+                   "Beam scores are divided by length^penalty (default: the model's generation_config)")
       ->check(finite_between(-10, 10));
-  command->add_option("--max-length", args.max_length,
-                      "Most tokens per output, counting the start token (default: the model's max_length)")
+  command
+      ->add_option("--max-length", args.max_length,
+                   "Most tokens per output, counting the start token (default: the model's max_length)")
       ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
-  command->add_option("--max-input-length", args.batching.max_input_tokens,
-                      "Most tokens per sentence (400 above), never more than the model's positions")
-      ->check(CLI::Range(1u, std::numeric_limits<uint32_t>::max()))->capture_default_str();
+  command
+      ->add_option("--max-input-length", args.batching.max_input_tokens,
+                   "Most tokens per sentence (400 above), never more than the model's positions")
+      ->check(CLI::Range(1u, std::numeric_limits<uint32_t>::max()))
+      ->capture_default_str();
   command->callback([&run] { run = [] { return run_serve(args); }; });
 }
 

@@ -121,7 +121,8 @@ std::shared_ptr<LineQueue> start_reading() {
 
 std::string duration_text(double seconds) {
   const auto s = uint64_t(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
 // A progress line on stderr: lines done (of the total when stdin is a file), lines/s and the time left.
@@ -178,7 +179,8 @@ class Progress {
 std::string hypotheses_text(size_t index, const Translation& result) {
   if (result.hypotheses.size() == 1) return result.hypotheses[0].text + "\n";
   std::string text;
-  for (const auto& h : result.hypotheses) text += fmt::format("{} ||| {} ||| {:.6f}\n", index, h.text, h.score.value_or(0.0f));
+  for (const auto& h : result.hypotheses)
+    text += fmt::format("{} ||| {} ||| {:.6f}\n", index, h.text, h.score.value_or(0.0f));
   return text;
 }
 
@@ -190,7 +192,10 @@ std::string json_line(const nlohmann::json& record) {
 class LineTranslator {
  public:
   LineTranslator(Translator& translator, const TranslateArgs& args, std::string label, Progress& progress)
-      : translator_(translator), args_(args), label_(std::move(label)), progress_(progress),
+      : translator_(translator),
+        args_(args),
+        label_(std::move(label)),
+        progress_(progress),
         limit_(input_token_limit(translator, args.max_input_length)) {}
 
   void translate(const std::vector<InputLine>& batch) {
@@ -253,13 +258,16 @@ class LineTranslator {
                           size_t batch_size, double batch_ms) const {
     nlohmann::json hypotheses = nlohmann::json::array();
     for (const auto& h : result.hypotheses) {
-      hypotheses.push_back({{"text", h.text}, {"ids", h.ids},
-                            {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
+      hypotheses.push_back(
+          {{"text", h.text}, {"ids", h.ids}, {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
     }
-    nlohmann::json record{{"line", line.number}, {"source", line.text}, {"source_ids", result.source_ids},
-                          {"hypotheses", hypotheses},
-                          {"latency_ms", std::chrono::duration<double, std::milli>(Clock::now() - line.read_at).count()},
-                          {"batch", {{"sentences", batch_size}, {"ms", batch_ms}}}};
+    nlohmann::json record{
+        {"line", line.number},
+        {"source", line.text},
+        {"source_ids", result.source_ids},
+        {"hypotheses", hypotheses},
+        {"latency_ms", std::chrono::duration<double, std::milli>(Clock::now() - line.read_at).count()},
+        {"batch", {{"sentences", batch_size}, {"ms", batch_ms}}}};
     if (truncated) record["truncated_from_tokens"] = *truncated;
     return json_line(record);
   }
@@ -313,31 +321,38 @@ int run_translate(TranslateArgs& args) {
 }  // namespace
 
 void add_translate(CLI::App& app, Run& run) {
-  auto* command = app.add_subcommand("translate", "Translate text arguments, or stdin (or --input) line by line; "
-                                                  "each line's translation is written as soon as its batch is done");
+  auto* command = app.add_subcommand("translate",
+                                     "Translate text arguments, or stdin (or --input) line by line; "
+                                     "each line's translation is written as soon as its batch is done");
   static TranslateArgs args;
   add_model_options(command, args.model, args.context, args.precision);
   command->add_option("-i,--input", args.input, "Read lines from this file instead of stdin");
   command->add_option("-o,--output", args.output, "Write translations to this file instead of stdout");
   command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")
       ->check(CLI::Range(1u, kMaxBeam));
-  command->add_option("--n-best", args.decode.n_best,
-                      "Hypotheses per sentence (<= beam); above 1, lines in Marian's n-best format "
-                      "'INDEX ||| TEXT ||| SCORE' (INDEX from 0)")
-      ->check(CLI::Range(1u, kMaxBeam))->capture_default_str();
-  command->add_option("--length-penalty", args.length_penalty,
-                      "Beam scores are divided by length^penalty (default: the model's generation_config)")
+  command
+      ->add_option("--n-best", args.decode.n_best,
+                   "Hypotheses per sentence (<= beam); above 1, lines in Marian's n-best format "
+                   "'INDEX ||| TEXT ||| SCORE' (INDEX from 0)")
+      ->check(CLI::Range(1u, kMaxBeam))
+      ->capture_default_str();
+  command
+      ->add_option("--length-penalty", args.length_penalty,
+                   "Beam scores are divided by length^penalty (default: the model's generation_config)")
       ->check(finite_between(-10, 10));
-  command->add_option("--max-length", args.decode.max_length,
-                      "Most tokens per output, counting the start token (default: the model's max_length)")
+  command
+      ->add_option("--max-length", args.decode.max_length,
+                   "Most tokens per output, counting the start token (default: the model's max_length)")
       ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
-  command->add_option("--max-input-length", args.max_input_length,
-                      "Longer lines are truncated to their first N tokens, with a warning (CTranslate2's default "
-                      "1024; never more than the model's positions, where the line would otherwise fail); "
-                      "0: no truncation, a line longer than the positions is an error")
+  command
+      ->add_option("--max-input-length", args.max_input_length,
+                   "Longer lines are truncated to their first N tokens, with a warning (CTranslate2's default "
+                   "1024; never more than the model's positions, where the line would otherwise fail); "
+                   "0: no truncation, a line longer than the positions is an error")
       ->capture_default_str();
   command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")
-      ->check(CLI::Range(1, 4096))->capture_default_str();
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   command->add_option("--batch-tokens", args.decode.batch_tokens,
                       "Also cap sentences x longest source per batch (default 0: no cap)");
   command

@@ -159,7 +159,8 @@ std::vector<Outcome> translate_isolated(Translator& translator, const std::vecto
   std::vector<Outcome> outcomes;
   if (sources.size() > 1) {
     try {
-      for (auto& translation : translator.translate(sources, options)) outcomes.emplace_back(decoded(std::move(translation)));
+      for (auto& translation : translator.translate(sources, options))
+        outcomes.emplace_back(decoded(std::move(translation)));
       return outcomes;
     } catch (const std::exception&) {
       outcomes.clear();  // one sentence failed the batch it shared: find which, one at a time

@@ -14,7 +14,8 @@ Batcher::Batcher(std::vector<Translator*> models, std::vector<DecodeOptions> dec
 
 Batcher::~Batcher() { stop(); }
 
-std::optional<std::future<std::vector<SentenceResult>>> Batcher::submit(size_t model, std::vector<std::string> sentences,
+std::optional<std::future<std::vector<SentenceResult>>> Batcher::submit(size_t model,
+                                                                        std::vector<std::string> sentences,
                                                                         uint32_t n_best) {
   auto request = std::make_shared<Request>();
   request->model = model;
@@ -97,8 +98,9 @@ void Batcher::translate(std::vector<Item>& batch) {
   options.n_best = batch.front().request->n_best;
   options.batch_sentences = limits_.batch_sentences;
   options.batch_tokens = limits_.batch_tokens;
-  const uint32_t limit = limits_.max_input_tokens ? std::min(limits_.max_input_tokens, translator.config().max_positions)
-                                                  : translator.config().max_positions;
+  const uint32_t limit = limits_.max_input_tokens
+                             ? std::min(limits_.max_input_tokens, translator.config().max_positions)
+                             : translator.config().max_positions;
   std::vector<std::vector<uint32_t>> sources;
   std::vector<Item*> encoded;
   for (auto& item : batch) {

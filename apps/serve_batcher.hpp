@@ -30,7 +30,7 @@ struct BatchLimits {
   uint32_t batch_sentences = 32;
   uint32_t batch_tokens = 0;  // DecodeOptions::batch_tokens
   std::chrono::microseconds wait{5000};
-  size_t max_waiting = 2048;   // sentences queued at most: more is "too many requests"
+  size_t max_waiting = 2048;      // sentences queued at most: more is "too many requests"
   uint32_t max_input_tokens = 0;  // per sentence; 0: the model's positions
 };
 

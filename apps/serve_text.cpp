@@ -121,7 +121,8 @@ void Segmented::add_html(std::string_view html) {
     const std::string text = decode_entities(node);
     for (size_t at = 0;;) {
       const size_t newline = text.find('\n', at);
-      add_line(std::string_view(text).substr(at, newline == std::string::npos ? std::string::npos : newline - at), true);
+      add_line(std::string_view(text).substr(at, newline == std::string::npos ? std::string::npos : newline - at),
+               true);
       if (newline == std::string::npos) return;
       add_literal("\n");
       at = newline + 1;
@@ -142,8 +143,9 @@ void Segmented::add_html(std::string_view html) {
       end = tag_end(html, at);
       // Script and style contents are not text: kept up to their closing tag.
       for (const std::string_view raw : {"script", "style"}) {
-        if (starts_with_ci(html, at + 1, raw) && !std::isalnum(static_cast<unsigned char>(
-                                                       at + 1 + raw.size() < html.size() ? html[at + 1 + raw.size()] : ' '))) {
+        if (starts_with_ci(html, at + 1, raw) &&
+            !std::isalnum(
+                static_cast<unsigned char>(at + 1 + raw.size() < html.size() ? html[at + 1 + raw.size()] : ' '))) {
           size_t close = end;
           while (close < html.size() && !(html[close] == '<' && close + 1 < html.size() && html[close + 1] == '/' &&
                                           starts_with_ci(html, close + 2, raw))) {
@@ -176,8 +178,8 @@ std::string Segmented::assemble(const std::vector<std::string>& translations) co
 }
 
 std::string decode_entities(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kNamed{{
-      {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\u00a0"}}};
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kNamed{
+      {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\u00a0"}}};
   std::string out;
   for (size_t at = 0; at < text.size();) {
     const size_t semicolon = text[at] == '&' ? text.find(';', at) : std::string_view::npos;
@@ -193,9 +195,9 @@ std::string decode_entities(std::string_view text) {
       uint32_t code = 0;
       bool valid = !digits.empty();
       for (const char c : digits) {
-        const int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+        const int digit = std::isdigit(static_cast<unsigned char>(c))           ? c - '0'
                           : hex && std::isxdigit(static_cast<unsigned char>(c)) ? std::tolower(c) - 'a' + 10
-                                                                                 : -1;
+                                                                                : -1;
         if (digit < 0 || code > 0x10ffff) valid = false;
         if (valid) code = code * (hex ? 16 : 10) + uint32_t(digit);
       }

@@ -78,7 +78,8 @@ class Child {
         buffer_.erase(0, newline + 1);
         return line;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd fd{.fd = out_, .events = POLLIN, .revents = 0};
       if (poll(&fd, 1, int(left.count())) <= 0) continue;

@@ -54,8 +54,8 @@ TEST_CASE("cli stream: -i and -o, output in input order", "[cli]") {
   for (size_t i = 0; i < 5; ++i) input += source(4 - i) + "\n";
   std::ofstream(dir.path() / "in.txt") << input;
   const auto out = dir.path() / "out.txt";
-  const CliResult result =
-      run_cli(fmt::format("{} --batch-size 2 -i '{}' -o '{}'", greedy(), (dir.path() / "in.txt").string(), out.string()), "");
+  const CliResult result = run_cli(
+      fmt::format("{} --batch-size 2 -i '{}' -o '{}'", greedy(), (dir.path() / "in.txt").string(), out.string()), "");
   CHECK(result.exit_code == 0);
   CHECK(result.out.empty());
   CHECK(result.err.empty());

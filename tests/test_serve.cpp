@@ -64,8 +64,8 @@ Reply http(int port, const std::string& method, const std::string& path, const s
   const int fd = connect_to(port);
   if (fd < 0) return {};
   const std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}", method,
-      path, type, body.size(), body);
+      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}",
+      method, path, type, body.size(), body);
   std::string answer;
   if (send_all(fd, request)) {
     char chunk[4096];
@@ -84,12 +84,14 @@ Reply post_json(int port, const std::string& path, const json& body) { return ht
 // A server on an ephemeral port: the port from its first stdout line.
 struct Server {
   explicit Server(const std::vector<std::string>& options)
-      : child([&] {
-          std::vector<std::string> arguments{"serve", "--model", tiny(), "--languages", "en:de", "--port", "0",
-                                             "--max-length", "16"};
-          arguments.insert(arguments.end(), options.begin(), options.end());
-          return arguments;
-        }(), (dir.path() / "err").string()) {
+      : child(
+            [&] {
+              std::vector<std::string> arguments{"serve",  "--model", tiny(),         "--languages", "en:de",
+                                                 "--port", "0",       "--max-length", "16"};
+              arguments.insert(arguments.end(), options.begin(), options.end());
+              return arguments;
+            }(),
+            (dir.path() / "err").string()) {
     const auto line = child.read_line();
     REQUIRE(line);
     std::smatch match;
@@ -124,7 +126,8 @@ std::string form(const std::vector<std::pair<std::string, std::string>>& fields)
 
 }  // namespace
 
-TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, errors, concurrent clients", "[cli][serve]") {
+TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, errors, concurrent clients",
+          "[cli][serve]") {
   Server server({"--beam", "1", "--char-limit", "2000", "--batch-limit", "8", "--max-body", "65536"});
   const int port = server.port;
   const json g = golden();
@@ -155,25 +158,31 @@ TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, error
 
   // Lines and sentences are translated one by one and put back with the text's own whitespace.
   const auto t = translated({"Hello.", "Thank you very much.", "Where is the train station?", "Hello"});
-  const Reply text = post_json(port, "/translate", {{"q", "Hello. Thank you very much.\n\n  Where is the train station?"},
-                                                    {"source", "en"}, {"target", "de"}});
+  const Reply text = post_json(
+      port, "/translate",
+      {{"q", "Hello. Thank you very much.\n\n  Where is the train station?"}, {"source", "en"}, {"target", "de"}});
   CHECK(text.status == 200);
   CHECK(text.value()["translatedText"] == t[0] + " " + t[1] + "\n\n  " + t[2]);
-  const Reply list = post_json(port, "/translate", {{"q", {"Hello", "", "Thank you very much."}}, {"source", "auto"},
-                                                    {"target", "de"}, {"alternatives", 2}});
+  const Reply list = post_json(
+      port, "/translate",
+      {{"q", {"Hello", "", "Thank you very much."}}, {"source", "auto"}, {"target", "de"}, {"alternatives", 2}});
   CHECK(list.status == 200);
   CHECK(list.value()["translatedText"] == json{t[3], "", t[1]});
   CHECK(list.value()["alternatives"] == json::parse("[[], [], []]"));  // greedy: no other hypotheses
   CHECK(list.value()["detectedLanguage"][0]["language"] == "en");
-  const Reply html = post_json(port, "/translate", {{"q", "<p class=\"x\">Hello <b>Hello.</b> <!-- Hello --></p>"},
-                                                    {"source", "en"}, {"target", "de"}, {"format", "html"}});
+  const Reply html = post_json(port, "/translate",
+                               {{"q", "<p class=\"x\">Hello <b>Hello.</b> <!-- Hello --></p>"},
+                                {"source", "en"},
+                                {"target", "de"},
+                                {"format", "html"}});
   CHECK(html.status == 200);
   const auto escaped = [](std::string s) {
     std::string out;
     for (const char c : s) out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : std::string(1, c);
     return out;
   };
-  CHECK(html.value()["translatedText"] == "<p class=\"x\">" + escaped(t[3]) + " <b>" + escaped(t[0]) + "</b> <!-- Hello --></p>");
+  CHECK(html.value()["translatedText"] ==
+        "<p class=\"x\">" + escaped(t[3]) + " <b>" + escaped(t[0]) + "</b> <!-- Hello --></p>");
 
   // Errors: LibreTranslate's status codes and {"error": ...}.
   const auto error_of = [](const Reply& reply) { return reply.value().value("error", std::string()); };
@@ -188,18 +197,21 @@ TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, error
        "fr is not supported"},
       {"unknown target", post_json(port, "/translate", {{"q", "Hello"}, {"source", "en"}, {"target", "xx"}}), 400,
        "xx is not supported"},
-      {"unknown format", post_json(port, "/translate", {{"q", "Hello"}, {"source", "en"}, {"target", "de"}, {"format", "pdf"}}),
-       400, "pdf format is not supported"},
+      {"unknown format",
+       post_json(port, "/translate", {{"q", "Hello"}, {"source", "en"}, {"target", "de"}, {"format", "pdf"}}), 400,
+       "pdf format is not supported"},
       {"alternatives not a number",
-       post_json(port, "/translate", {{"q", "Hello"}, {"source", "en"}, {"target", "de"}, {"alternatives", "two"}}), 400,
-       "alternatives"},
-      {"invalid UTF-8 in a form", http(port, "POST", "/translate", "q=bad%FF&source=en&target=de",
-                                       "application/x-www-form-urlencoded"), 400, "UTF-8"},
-      {"text over --char-limit", post_json(port, "/translate", {{"q", std::string(2001, 'a')}, {"source", "en"}, {"target", "de"}}),
-       400, "exceeds text limit (2000)"},
+       post_json(port, "/translate", {{"q", "Hello"}, {"source", "en"}, {"target", "de"}, {"alternatives", "two"}}),
+       400, "alternatives"},
+      {"invalid UTF-8 in a form",
+       http(port, "POST", "/translate", "q=bad%FF&source=en&target=de", "application/x-www-form-urlencoded"), 400,
+       "UTF-8"},
+      {"text over --char-limit",
+       post_json(port, "/translate", {{"q", std::string(2001, 'a')}, {"source", "en"}, {"target", "de"}}), 400,
+       "exceeds text limit (2000)"},
       {"list over --batch-limit",
-       post_json(port, "/translate", {{"q", std::vector<std::string>(9, "Hello")}, {"source", "en"}, {"target", "de"}}), 400,
-       "exceeds text limit (8)"},
+       post_json(port, "/translate", {{"q", std::vector<std::string>(9, "Hello")}, {"source", "en"}, {"target", "de"}}),
+       400, "exceeds text limit (8)"},
       {"body over --max-body", post_json(port, "/translate", {{"q", std::string(70000, 'a')}}), 413, "65536"},
       {"unknown route", http(port, "GET", "/nosuch"), 404, "Not Found"},
       {"GET /translate", http(port, "GET", "/translate"), 404, "Not Found"},
@@ -267,12 +279,14 @@ TEST_CASE("serve: API keys (403), request limit (429), alternatives from the bea
   const Reply no_key = post_json(port, "/translate", {{"q", first}, {"source", "en"}, {"target", "de"}});
   CHECK(no_key.status == 403);
   CHECK(no_key.value()["error"] == "Invalid API key");
-  const Reply wrong_key = post_json(port, "/translate", {{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "x"}});
+  const Reply wrong_key =
+      post_json(port, "/translate", {{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "x"}});
   CHECK(wrong_key.status == 403);
   CHECK(http(port, "POST", "/detect", form({{"q", "Hello"}}), "application/x-www-form-urlencoded").status == 403);
 
-  const Reply beam = post_json(port, "/translate", {{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "secret-2"},
-                                                    {"alternatives", 1}});
+  const Reply beam =
+      post_json(port, "/translate",
+                {{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "secret-2"}, {"alternatives", 1}});
   INFO(beam.body);
   CHECK(beam.status == 200);
   CHECK(beam.value()["translatedText"] == g["beam"]["outputs"][0][0]["text"]);
@@ -281,8 +295,10 @@ TEST_CASE("serve: API keys (403), request limit (429), alternatives from the bea
   // --req-limit 4 per minute per address: the requests above with a key counted 1 (403s are refused first).
   int statuses[4] = {};
   for (int& status : statuses) {
-    status = http(port, "POST", "/translate", form({{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "secret-1"}}),
-                  "application/x-www-form-urlencoded").status;
+    status = http(port, "POST", "/translate",
+                  form({{"q", first}, {"source", "en"}, {"target", "de"}, {"api_key", "secret-1"}}),
+                  "application/x-www-form-urlencoded")
+                 .status;
   }
   CHECK(statuses[0] == 200);
   CHECK(statuses[2] == 200);
@@ -298,9 +314,11 @@ TEST_CASE("serve: bad command lines", "[cli][serve]") {
   CHECK_THAT(no_languages.err[0], Catch::Contains("--languages"));
   const CliResult bad_pair = run_cli(fmt::format("serve --model '{}' --languages english --port 0", tiny()), "");
   CHECK(bad_pair.exit_code == 2);
-  const CliResult twice = run_cli(fmt::format("serve --model '{0}' --model '{0}' --languages en:de --port 0", tiny()), "");
+  const CliResult twice =
+      run_cli(fmt::format("serve --model '{0}' --model '{0}' --languages en:de --port 0", tiny()), "");
   CHECK(twice.exit_code == 2);
-  const CliResult no_keys = run_cli(fmt::format("serve --model '{}' --languages en:de --api-keys /nonexistent", tiny()), "");
+  const CliResult no_keys =
+      run_cli(fmt::format("serve --model '{}' --languages en:de --api-keys /nonexistent", tiny()), "");
   CHECK(no_keys.exit_code == 2);
   const CliResult bad_host =
       run_cli(fmt::format("serve --model '{}' --languages en:de --host 203.0.113.1 --port 0", tiny()), "");
