@@ -313,8 +313,12 @@ class Ct2Model final : public ModelSource {
     for (uint64_t d : shape) count *= d;
     if (name == "encoder.embed_positions.weight" || name == "decoder.embed_positions.weight") {
       const auto scope = name.substr(0, 7) + "/position_encodings/encodings";
-      if (!bin_.find(scope)) return sinusoid(uint32_t(shape.at(0)), uint32_t(shape.at(1)));
-      return as_floats(scope, shape);
+      const Variable* stored = bin_.find(scope);
+      if (!stored) return sinusoid(uint32_t(shape.at(0)), uint32_t(shape.at(1)));
+      // The encoder's and the decoder's tables may differ in length: the first max_positions rows of each.
+      auto values = as_floats(scope, stored->shape);
+      values.resize(std::min<uint64_t>(values.size(), count));
+      return values;
     }
     const auto variable = resolve(name);
     if (!bin_.find(variable) && is_optional_bias(name)) return std::vector<float>(count, 0.0f);

@@ -159,8 +159,10 @@ Weights::Weights(Context& context, const ModelSource& source, std::optional<Elem
   }
   const uint32_t d = config_.d_model, v = config_.vocab_size;
   const uint32_t source_v = config_.source_vocab_size ? config_.source_vocab_size : v;
-  const auto encoder_table = prepared(source.stored_weight("encoder.embed_tokens.weight", {source_v, d}), d, false);
-  const auto decoder_table = prepared(source.stored_weight("decoder.embed_tokens.weight", {v, d}), d, false);
+  // Embeddings stay as stored, except under i8, which quantizes them as CTranslate2's int8 does.
+  const bool quantize = matrices_ == Element::i8;
+  const auto encoder_table = prepared(source.stored_weight("encoder.embed_tokens.weight", {source_v, d}), d, quantize);
+  const auto decoder_table = prepared(source.stored_weight("decoder.embed_tokens.weight", {v, d}), d, quantize);
   const auto output_table = prepared(source.stored_weight("lm_head.weight", {v, d}), d, true);
   const auto same = [](const StoredWeight& a, const StoredWeight& b) {
     return a.element == b.element && a.bytes == b.bytes && a.scales == b.scales;

@@ -3,8 +3,8 @@
 // matmul per self-attention), cross-attention k and v as one [2D, D]. Matrices and embedding tables stay in
 // the element their file stores (f32, f16, bf16, or i8 / i16 with f32 scales: the kernels dequantize), unless
 // a precision is asked for: then the projection and output matrices are converted on load (f32; f16 where
-// their rows are whole vec4 texels; i8 quantized per row as CTranslate2 does), a tied output matrix getting
-// its own copy, and embeddings stay as stored. Biases, norms and position tables are f32. The embeddings and
+// their rows are whole vec4 texels; i8 quantized per row as CTranslate2 does, embeddings too), a tied output
+// matrix getting its own copy, and embeddings stay as stored (but under i8). Biases, norms and position tables are f32. The embeddings and
 // the output matrix (vocabulary x d_model: 238 MB for 58k x 1024 in f32) are stored in row blocks within
 // the device's per-buffer limits.
 #include <memory>

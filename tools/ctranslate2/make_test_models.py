@@ -123,6 +123,8 @@ VARIANTS = [
     ("post_gelu_int16", "int16", dict(seed=7, activation=common_spec.Activation.GELU)),
     ("pre_swish_int8_separate", "int8", dict(seed=8, pre_norm=True, activation=common_spec.Activation.SWISH,
                                               shared=False, src_vocab=46, tgt_vocab=50)),
+    # post_gelu_int8 before quantization: vkformer's int8 quantization on load must give its outputs.
+    ("post_gelu_float32", "float32", dict(seed=7, activation=common_spec.Activation.GELU)),
 ]
 
 
