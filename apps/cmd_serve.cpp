@@ -532,7 +532,7 @@ void add_serve(CLI::App& app, Run& run) {
                       "SOURCE:TARGET codes of each --model, in the same order (default: from the directory's name, "
                       "like en-de or opus-mt-en-de: a Marian directory's files do not say)");
   add_device_options(command, args.context);
-  add_precision_option(command, args.precision, "Weight matrices stored as f32 (default) or f16; compute is f32");
+  add_precision_option(command, args.precision, "Weight matrices stored as f32, f16, bf16, i8 or i16; compute is f32");
   command->add_option("--host", args.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   command->add_option("--port", args.port, "Port (0: any free port; the line on stdout says which)")
       ->check(CLI::Range(0, 65535))

@@ -308,7 +308,7 @@ int run_translate(TranslateArgs& args) {
   const size_t total = count_input_lines();
   // A file is read in chunks of several batches (sorted by length inside translate(), they waste less on
   // padding); a pipe or terminal one batch at a time, so that each line is answered as soon as possible.
-  const size_t most = total > 0 ? std::max<size_t>(args.decode.batch_sentences * 8, 64) : args.decode.batch_sentences;
+  const size_t most = total > 0 ? std::max<size_t>(args.decode.batch_sentences * 4, 64) : args.decode.batch_sentences;
   Progress progress(!args.quiet && isatty(STDERR_FILENO) && !isatty(STDIN_FILENO), total);
   LineTranslator lines_translator(translator, args, "line", progress);
   const auto queue = start_reading();
