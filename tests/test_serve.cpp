@@ -157,7 +157,7 @@ TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, error
   CHECK(by_form.value()["translatedText"] == g["greedy"]["outputs"][1]["text"]);
 
   // Lines and sentences are translated one by one and put back with the text's own whitespace.
-  const auto t = translated({"Hello.", "Thank you very much.", "Where is the train station?", "Hello"});
+  const auto t = translated({"Hello.", "Thank you very much.", "Where is the train station?", "Hello", "Hello & bye"});
   const Reply text = post_json(
       port, "/translate",
       {{"q", "Hello. Thank you very much.\n\n  Where is the train station?"}, {"source", "en"}, {"target", "de"}});
@@ -183,6 +183,14 @@ TEST_CASE("serve: LibreTranslate's routes, translations equal translate's, error
   };
   CHECK(html.value()["translatedText"] ==
         "<p class=\"x\">" + escaped(t[3]) + " <b>" + escaped(t[0]) + "</b> <!-- Hello --></p>");
+
+  // Entities decoded before and escaped after; script and style contents are not text.
+  const std::string code = "<script>if (a < b) x(\"Hello.\");</script><style>p > b {}</style>";
+  const Reply entities = post_json(
+      port, "/translate",
+      {{"q", "<div>Hello &amp; bye" + code + "</div>"}, {"source", "en"}, {"target", "de"}, {"format", "html"}});
+  CHECK(entities.status == 200);
+  CHECK(entities.value()["translatedText"] == "<div>" + escaped(t[4]) + code + "</div>");
 
   // Errors: LibreTranslate's status codes and {"error": ...}.
   const auto error_of = [](const Reply& reply) { return reply.value().value("error", std::string()); };
