@@ -282,7 +282,7 @@ class Service {
       if (error != std::errc() || end != value->data() + value->size()) {
         throw HttpError(400, "Invalid request: alternatives parameter is not a number");
       }
-      alternatives = std::max<int64_t>(alternatives, 0);
+      alternatives = std::clamp<int64_t>(alternatives, 0, kMaxBeam);  // more than the beam gives cannot be had
     }
     if (is_list && texts.size() > args_.batch_limit) {
       throw HttpError(
