@@ -7,6 +7,7 @@
 
 #include "vkformer/context.hpp"
 #include "vkformer/model/model.hpp"
+#include "vkformer/model/package.hpp"
 #include "vkformer/model/tokenizer.hpp"
 
 namespace vkformer {
@@ -30,6 +31,12 @@ struct DecodeOptions {
   // If set, the most bytes of decoding buffers, each and all together, below the device's own limits.
   // A batch whose buffers do not fit is split; a sentence that does not fit alone is an error.
   uint64_t memory_limit = 0;
+  // Target ids every translation starts with after the decoder start token (an Argos package's
+  // target_prefix): teacher-forced and unscored, as CTranslate2 does; hypotheses begin with them.
+  std::vector<uint32_t> target_prefix;
+  // Tokens generated after the prefix before the end token may be chosen (CTranslate2's
+  // min_decoding_length: 1 by default, so no empty translation).
+  uint32_t min_length = 0;
 };
 
 struct Hypothesis {
@@ -52,18 +59,22 @@ struct SubmitObserver {
 // An encoder-decoder translation model on a Vulkan device.
 class Translator {
  public:
-  // A Marian or CTranslate2 model directory (open_model). weights: nullopt keeps the weights as the model
-  // stores them (Marian: f32); Element::f16 stores the projection and output matrices as f16 (half the
-  // memory and traffic), Element::i8 quantizes them per row, Element::f32 expands them; compute stays f32.
-  Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps = false,
-             std::optional<Element> weights = std::nullopt);
+  // A Marian or CTranslate2 model directory or an Argos Translate package (locate_model). weights: nullopt
+  // keeps the weights as the model stores them (Marian: f32); Element::f16 stores the projection and output
+  // matrices as f16 (half the memory and traffic), Element::i8 quantizes them per row, Element::f32 expands
+  // them; compute stays f32. tokenized: input and output are tokens separated by spaces, for any model.
+  Translator(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
+             std::optional<Element> weights = std::nullopt, bool tokenized = false);
   ~Translator();
 
   const ModelConfig& config() const;
   // What the model's own runtime does unless told otherwise: transformers' generate() with the model's
   // generation_config.json num_beams (capped at kMaxBeam) and length_penalty, or CTranslate2's
-  // translate_batch defaults (beam 2, length penalty 1, 256 tokens).
+  // translate_batch defaults (beam 2, length penalty 1, 256 tokens), or for an Argos package argostranslate's
+  // (beam 4, length penalty 0.2, 256 tokens, its target prefix).
   DecodeOptions model_decode_options() const;
+  // The Argos package the model came from, if it did: languages and metadata.
+  const std::optional<ArgosPackage>& package() const { return package_; }
   // Throws Error for a model without a tokenizer (a CTranslate2 directory: ids only).
   const Tokenizer& tokenizer() const;
   // Bytes of the model's weight buffers on the device.
@@ -93,8 +104,8 @@ class Translator {
                                       uint64_t memory_limit);
   void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
   void submit(const std::string& kind, translate::Plan& plan);
-  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, uint32_t max_length,
-                                 float length_penalty);
+  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, const DecodeOptions& options,
+                                 uint32_t max_length);
   std::vector<std::vector<Hypothesis>> beam_search(translate::Workspace& ws, uint32_t sentences,
                                                    const DecodeOptions& options, uint32_t max_length);
   std::vector<std::vector<Hypothesis>> ctranslate2_beam_search(translate::Workspace& ws, uint32_t sentences,
@@ -105,6 +116,8 @@ class Translator {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<translate::Weights> weights_;
   std::unique_ptr<translate::Workspace> workspace_;
+  std::optional<ArgosPackage> package_;
+  std::optional<ArgosDecoding> package_decoding_;
   bool timestamps_ = false;
   SubmitObserver* observer_ = nullptr;
 };

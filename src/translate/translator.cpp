@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 
@@ -73,6 +74,21 @@ void check_finite(const std::vector<uint32_t>& ids, const Rows& rows, uint32_t p
   }
 }
 
+// Runs the decoder over a target prefix, teacher-forced and unscored as CTranslate2 does: every row takes
+// prefix[step] after step `step`. The search then starts at step prefix.size() from the prefix's last token.
+void force_prefix(Workspace& ws, Rows& rows, const std::vector<uint32_t>& prefix, uint32_t pad,
+                  const std::function<void(translate::Plan&)>& run) {
+  for (uint32_t step = 0; step < prefix.size(); ++step) {
+    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
+    ws.set_step(step, bucket);
+    run(ws.decoder(bucket, 0));
+    Rows next;
+    for (uint32_t j = 0; j < rows.size(); ++j) next.add(j, prefix[step], rows.sentences[j]);
+    write_rows(ws, step, next, bucket, pad);
+    rows = std::move(next);
+  }
+}
+
 std::string size_text(uint64_t bytes) {
   if (bytes < (1u << 20)) return fmt::format("{:.1f} KiB", double(bytes) / 1024);
   return fmt::format("{:.1f} MiB", double(bytes) / (1u << 20));
@@ -97,19 +113,16 @@ static std::optional<Element> checked_precision(const Context& context, std::opt
   return weights;
 }
 
-// Marian directories come with their tokenizer; CTranslate2 ones translate ids.
-static std::unique_ptr<Tokenizer> tokenizer_for(const std::filesystem::path& directory, const ModelSource& model) {
-  if (model.config().ctranslate2_decoding) return nullptr;
-  return std::make_unique<Tokenizer>(directory);
+Translator::Translator(Context& context, const std::filesystem::path& model_path, bool timestamps,
+                       std::optional<Element> weights, bool tokenized)
+    : context_(context), timestamps_(timestamps) {
+  auto location = locate_model(model_path, tokenized);
+  model_ = std::move(location.model);
+  tokenizer_ = std::move(location.tokenizer);
+  package_ = std::move(location.package);
+  package_decoding_ = location.decoding;
+  weights_ = std::make_unique<translate::Weights>(context, *model_, checked_precision(context, weights));
 }
-
-Translator::Translator(Context& context, const std::filesystem::path& model_directory, bool timestamps,
-                       std::optional<Element> weights)
-    : context_(context),
-      model_(open_model(model_directory)),
-      tokenizer_(tokenizer_for(model_directory, *model_)),
-      weights_(std::make_unique<translate::Weights>(context, *model_, checked_precision(context, weights))),
-      timestamps_(timestamps) {}
 
 Translator::~Translator() = default;
 
@@ -124,7 +137,16 @@ uint64_t Translator::weight_bytes() const { return weights_->bytes(); }
 
 DecodeOptions Translator::model_decode_options() const {
   const auto& c = config();
-  return {.beam = std::clamp(c.num_beams, 1u, kMaxBeam), .length_penalty = c.length_penalty};
+  DecodeOptions options{.beam = std::clamp(c.num_beams, 1u, kMaxBeam), .length_penalty = c.length_penalty};
+  if (package_decoding_) {
+    options.beam = std::clamp(package_decoding_->beam, 1u, kMaxBeam);
+    options.length_penalty = package_decoding_->length_penalty;
+    options.max_length = package_decoding_->max_decoding_length + 1;  // vkformer counts the start token
+  }
+  if (c.ctranslate2_decoding) options.min_length = 1;  // translate_batch's min_decoding_length
+  if (package_decoding_) options.min_length = package_decoding_->min_decoding_length;
+  if (tokenizer_) options.target_prefix = tokenizer_->target_prefix();
+  return options;
 }
 
 std::vector<uint32_t> Translator::encode(const std::string& text) const {
@@ -141,7 +163,9 @@ translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longes
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
   // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
   // cache; transformers runs to max_length, a difference only for runaway outputs.
-  const uint32_t target = std::min(max_length - 1, std::min(2 * source + 32, config().max_positions));
+  // CTranslate2 models run to max_length as CTranslate2 does.
+  const uint32_t cap = config().ctranslate2_decoding ? config().max_positions : 2 * source + 32;
+  const uint32_t target = std::min(max_length - 1, std::min(cap, config().max_positions));
   return {.sentences = sentences, .source = source, .rows = power_of_two_at_least(sentences * beam), .target = target,
           .top_k = beam > 1 ? 2 * beam : 1};
 }
@@ -243,7 +267,10 @@ void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<
 // kernel turns into a zero vector, for models that start from a zero embedding.
 static uint32_t start_token(const ModelConfig& c) { return c.start_from_zero_embedding ? c.vocab_size : c.decoder_start_id; }
 
-std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, uint32_t max_length, float length_penalty) {
+std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
+                                           uint32_t max_length) {
+  const auto& prefix = options.target_prefix;
+  const float length_penalty = options.length_penalty;
   const auto& c = config();
   // CTranslate2 reports the sum of log-probabilities / length^penalty, eos included in both: the top-1
   // kernel gives the log-probability with the token.
@@ -253,10 +280,11 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, ui
   Rows rows;
   for (uint32_t i = 0; i < sentences; ++i) rows.add(i, start_token(c), i);
   write_rows(ws, 0, rows, power_of_two_at_least(sentences), c.pad_id);
-  for (uint32_t step = 0; step < ws.shape().target; ++step) {
+  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
+  for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, scored ? 1 : 0));
+    submit("decoder step", ws.decoder(bucket, scored ? 1 : 0, step - prefix.size() < options.min_length));
     const auto ids = scored ? ws.top_ids(bucket, 1) : ws.argmax_ids(bucket);
     check_finite(ids, rows, 1, step);
     const auto values = scored ? ws.top_values(bucket, 1) : std::vector<float>();
@@ -272,10 +300,9 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, ui
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
-  if (scored) {
-    for (uint32_t i = 0; i < sentences; ++i) {
-      out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
-    }
+  for (uint32_t i = 0; i < sentences; ++i) {
+    out[i].ids.insert(out[i].ids.begin(), prefix.begin(), prefix.end());  // in the length, not in the sum
+    if (scored) out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
   }
   return out;
 }
@@ -338,15 +365,17 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
     for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
   }
   write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
+  const auto& prefix = options.target_prefix;
+  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
 
-  for (uint32_t step = 0; step < ws.shape().target; ++step) {
+  for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K));
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
-    const uint32_t length = step + 1;  // beam length including the start token
+    const uint32_t length = step + 1 - uint32_t(prefix.size());  // beam length after the prefix, with the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
     Rows next;
@@ -414,7 +443,9 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
       return a.score != b.score ? a.score > b.score : a.order > b.order;
     });
     for (uint32_t n = 0; n < std::min<size_t>(options.n_best, entries.size()); ++n) {
-      out[i].push_back({.ids = entries[n].ids, .score = float(entries[n].score)});
+      auto ids = prefix;
+      ids.insert(ids.end(), entries[n].ids.begin(), entries[n].ids.end());
+      out[i].push_back({.ids = std::move(ids), .score = float(entries[n].score)});
     }
   }
   return out;
@@ -451,11 +482,13 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
     for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
   }
   write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
+  const auto& prefix = options.target_prefix;
+  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
 
-  for (uint32_t step = 0; step < ws.shape().target; ++step) {
+  for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K));
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -523,6 +556,8 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
   for (uint32_t i = 0; i < sentences; ++i) {
     std::vector<Hypothesis> hypotheses;
     for (auto& f : state[i].finished) {
+      // The prefix counts in the length (not in the sum), as in CTranslate2.
+      f.ids.insert(f.ids.begin(), options.target_prefix.begin(), options.target_prefix.end());
       const double score = double(f.score) / std::pow(double(f.ids.size()), double(options.length_penalty));
       hypotheses.push_back({.ids = std::move(f.ids), .score = float(score)});
     }
@@ -540,13 +575,27 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
   if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
   const uint32_t max_length = options.max_length ? options.max_length : config().max_length;
   if (max_length < 2) throw Error("max-length must be at least 2 (it counts the start token)");
+  if (options.target_prefix.size() + 2 > max_length) {
+    throw Error(fmt::format("a target prefix of {} tokens leaves no room within max-length {}",
+                            options.target_prefix.size(), max_length));
+  }
+  for (uint32_t id : options.target_prefix) {
+    if (id >= config().vocab_size) throw Error(fmt::format("target prefix id {} is not in the vocabulary", id));
+  }
   std::vector<Translation> results(sources.size());
-  std::vector<uint32_t> order(sources.size());
-  std::iota(order.begin(), order.end(), 0);
+  // An empty source (empty text where no eos is appended) translates to the empty hypothesis.
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < sources.size(); ++i) {
+    if (sources[i].empty()) {
+      results[i].hypotheses = {Hypothesis{}};
+    } else {
+      order.push_back(i);
+    }
+  }
   // Longest first: batches of similar lengths waste little on padding and share a source bucket.
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sources[a].size() > sources[b].size(); });
   // Every batch's workspace is sized for a full batch, so later batches of the same bucket reuse it.
-  const uint32_t batch_capacity = std::min<uint32_t>(options.batch_sentences, uint32_t(sources.size()));
+  const uint32_t batch_capacity = std::min<uint32_t>(options.batch_sentences, uint32_t(order.size()));
   for (size_t begin = 0; begin < order.size();) {
     const uint32_t longest = uint32_t(sources[order[begin]].size());
     const uint32_t most = sentences_that_fit(batch_capacity, longest, options, max_length);
@@ -563,7 +612,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
     run_encoder(ws, batch);
     try {
       if (options.beam == 1) {
-        auto hypotheses = greedy(ws, n, max_length, options.length_penalty);
+        auto hypotheses = greedy(ws, n, options, max_length);
         for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
       } else if (config().ctranslate2_decoding) {
         auto hypotheses = ctranslate2_beam_search(ws, n, options, max_length);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "vkformer/error.hpp"
 #include "vkformer/ops/argmax.hpp"
 #include "vkformer/ops/attention.hpp"
 #include "vkformer/ops/elementwise.hpp"
@@ -99,11 +100,11 @@ Plan& Workspace::encoder(uint32_t sentences) {
   return *plan;
 }
 
-Plan& Workspace::decoder(uint32_t rows, uint32_t top_k) {
-  auto& plan = decoder_plans_[{rows, top_k}];
+Plan& Workspace::decoder(uint32_t rows, uint32_t top_k, bool ban_end) {
+  auto& plan = decoder_plans_[{rows, top_k, ban_end}];
   if (!plan) {
     plan = std::make_unique<Plan>();
-    record_decoder(*plan, rows, top_k);
+    record_decoder(*plan, rows, top_k, ban_end);
   }
   return *plan;
 }
@@ -223,7 +224,7 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   plan.finish();
 }
 
-void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
+void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
@@ -271,7 +272,10 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k) {
     record_layer_norm(s, context_, y, {}, n.gamma, n.beta, y, rows, d, c.layer_norm_eps, "decoder final norm");
   }
   output_projection(s, context_, y, weights_.output, {&logits_, 0}, rows);
-  const uint32_t banned = c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
+  // The kernels ban one token: the end token below a minimum length (CTranslate2 models, which ban
+  // nothing else), else the model's own banned token (Marian: pad).
+  if (ban_end && !c.banned_ids.empty()) throw Error("a minimum decoding length needs a model without banned tokens");
+  const uint32_t banned = ban_end ? c.eos_id : c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
   if (top_k == 0) {
     record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");
   } else {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "vkformer/buffer.hpp"
@@ -62,7 +63,8 @@ class Workspace {
   void set_step(uint32_t step, uint32_t rows);
 
   Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
-  Plan& decoder(uint32_t rows, uint32_t top_k);       // top_k 0: greedy (argmax)
+  // top_k 0: greedy (argmax); ban_end: the end token may not be chosen (a minimum decoding length).
+  Plan& decoder(uint32_t rows, uint32_t top_k, bool ban_end = false);
 
   std::vector<uint32_t> argmax_ids(uint32_t rows) const { return next_ids_.download<uint32_t>(rows); }
   std::vector<uint32_t> top_ids(uint32_t rows, uint32_t k) const { return top_ids_.download<uint32_t>(size_t(rows) * k); }
@@ -72,7 +74,7 @@ class Workspace {
 
  private:
   void record_encoder(Plan& plan, uint32_t sentences);
-  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k);
+  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end);
   Sequence& add_sequence(Plan& plan, const std::string& name);
   void record_embedding(Sequence& s, const RowBlocks& table, const RowBlocks& positions, uint32_t ids_offset,
                         uint32_t position_offset, float scale, const PositionEncoding& encoding, View out, View tmp,
@@ -93,7 +95,7 @@ class Workspace {
   std::vector<Buffer> caches_;
   Buffer next_ids_, top_ids_, top_values_;
   std::map<uint32_t, std::unique_ptr<Plan>> encoder_plans_;
-  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<Plan>> decoder_plans_;
+  std::map<std::tuple<uint32_t, uint32_t, bool>, std::unique_ptr<Plan>> decoder_plans_;
 };
 
 }  // namespace vkformer::translate
