@@ -10,11 +10,13 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "vkformer/buffer.hpp"
 #include "vkformer/context.hpp"
 #include "vkformer/device_info.hpp"
 #include "vkformer/error.hpp"
@@ -29,12 +31,16 @@ namespace vkformer::python {
 
 namespace {
 
-// None: the library's default, the weights as the model stores them.
+// None: the library's default, the weights as the model stores them. The CLI's names, and CTranslate2's.
 std::optional<Element> parse_precision(const std::optional<std::string>& precision) {
   if (!precision) return std::nullopt;
-  if (*precision == "f32" || *precision == "float32") return Element::f32;
-  if (*precision == "f16" || *precision == "float16") return Element::f16;
-  throw Error(fmt::format("precision '{}': use None, 'f32' or 'f16'", *precision));
+  const std::pair<const char*, Element> aliases[] = {{"float32", Element::f32}, {"float16", Element::f16},
+                                                     {"bfloat16", Element::bf16}, {"int8", Element::i8},
+                                                     {"int16", Element::i16}};
+  for (const auto& [alias, element] : aliases) {
+    if (*precision == alias || *precision == element_name(element)) return element;
+  }
+  throw Error(fmt::format("precision '{}': use None, 'f32', 'f16', 'bf16', 'i8' or 'i16'", *precision));
 }
 
 std::string type_name(const py::handle& object) { return py::str(py::type::handle_of(object).attr("__name__")); }

@@ -57,10 +57,11 @@ def test_new_translator_with_device_and_precision():
     assert vkformer.Translator(str(MODEL), device=name[:5]).device == name
 
 
-def test_f16_weights_equal_cli():
-    translator = vkformer.Translator(str(MODEL), precision="f16")
+@pytest.mark.parametrize("precision, cli_name", [("f16", "f16"), ("int8", "i8")])
+def test_precision_equals_cli(precision, cli_name):
+    translator = vkformer.Translator(str(MODEL), precision=precision)
     results = translator.translate_batch(LINES[:3], beam_size=1)
-    assert [r.hypotheses[0] for r in results] == cli("--precision", "f16", "--beam", "1", lines=LINES[:3])
+    assert [r.hypotheses[0] for r in results] == cli("--precision", cli_name, "--beam", "1", lines=LINES[:3])
 
 
 @pytest.mark.parametrize("beam", [None, 1])
@@ -191,7 +192,7 @@ def test_bad_model_and_device(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(vkformer.Error, match="config.json"):
         vkformer.Translator(str(tmp_path))
-    with pytest.raises(vkformer.Error, match="precision 'int4': use None, 'f32' or 'f16'"):
+    with pytest.raises(vkformer.Error, match="precision 'int4': use None, 'f32', 'f16', 'bf16', 'i8' or 'i16'"):
         vkformer.Translator(str(MODEL), precision="int4")
     with pytest.raises(vkformer.Error):
         vkformer.Translator(str(MODEL), device="no such device")
