@@ -25,7 +25,7 @@ namespace {
 struct BenchTranslateArgs {
   ContextOptions context;
   std::string model;
-  Element precision = Element::f32;
+  std::optional<Element> precision;  // unset: as the model stores them
   std::string input;
   std::vector<uint32_t> beams{1, 4};
   std::vector<uint32_t> batch_sizes{1, 32};

@@ -17,7 +17,7 @@ namespace {
 struct ProfileArgs {
   ContextOptions context;
   std::string model;
-  Element precision = Element::f32;
+  std::optional<Element> precision;  // unset: as the model stores them
   DecodeOptions decode;
   std::vector<std::string> texts;
   std::string trace, chart;

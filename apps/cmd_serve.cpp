@@ -35,6 +35,7 @@
 #include "serve_text.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/model/tokenizer.hpp"
+#include "vkformer/model/package.hpp"
 #include "vkformer/translator.hpp"
 
 namespace vkformer::cli {
@@ -47,7 +48,7 @@ struct ServeArgs {
   ContextOptions context;
   std::vector<std::string> models;
   std::vector<std::string> languages;
-  Element precision = Element::f32;
+  std::optional<Element> precision;  // unset: as the model stores them
   std::string host = "127.0.0.1";
   int port = 5000;
   std::string api_keys;
@@ -92,7 +93,7 @@ struct Model {
   DecodeOptions decode;
 };
 
-// "en:de", or a directory named like "en-de" or "opus-mt-en-de".
+// "en:de", an Argos package's metadata.json, or a directory named like "en-de" or "opus-mt-en-de".
 std::pair<std::string, std::string> model_languages(const std::string& directory, const std::string& option) {
   static const std::regex kPair("([a-z]{2,3}):([a-z]{2,3})"), kName(".*?(?:^|[-_])([a-z]{2,3})-([a-z]{2,3})");
   std::smatch match;
@@ -101,6 +102,16 @@ std::pair<std::string, std::string> model_languages(const std::string& directory
       throw UsageError(fmt::format("--languages {}: give SOURCE:TARGET language codes, e.g. en:de", option));
     }
     return {match[1], match[2]};
+  }
+  std::error_code error;
+  const std::filesystem::path path(directory);
+  const auto root = std::filesystem::is_regular_file(path, error) && path.extension() == ".argosmodel"
+                        ? unpacked_package(path)
+                        : path;
+  if (std::filesystem::exists(root / "metadata.json", error)) {
+    const auto metadata = root / "metadata.json";
+    const auto package = parse_argos_metadata({metadata, read_model_file(metadata)});
+    return {package.from_code, package.to_code};
   }
   const std::string name = std::filesystem::path(directory).lexically_normal().filename().string().empty()
                                ? std::filesystem::path(directory).lexically_normal().parent_path().filename().string()
@@ -483,7 +494,7 @@ int run_serve(ServeArgs& args) {
     model.decode = model.translator->model_decode_options();
     if (args.beam) model.decode.beam = *args.beam;
     if (args.length_penalty) model.decode.length_penalty = *args.length_penalty;
-    model.decode.max_length = args.max_length;
+    if (args.max_length) model.decode.max_length = args.max_length;
     translators.push_back(model.translator.get());
     decode.push_back(model.decode);
     fmt::print(stderr, "vkformer serve: {} -> {}: {} (beam {})\n", model.source, model.target, model.directory,
@@ -535,7 +546,7 @@ void add_serve(CLI::App& app, Run& run) {
                       "SOURCE:TARGET codes of each --model, in the same order (default: from the directory's name, "
                       "like en-de or opus-mt-en-de: a Marian directory's files do not say)");
   add_device_options(command, args.context);
-  add_precision_option(command, args.precision, "Weight matrices stored as f32, f16, bf16, i8 or i16; compute is f32");
+  add_weights_option(command, args.precision);
   command->add_option("--host", args.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   command->add_option("--port", args.port, "Port (0: any free port; the line on stdout says which)")
       ->check(CLI::Range(0, 65535))

@@ -40,7 +40,8 @@ constexpr uint32_t kDefaultMaxInput = 1024;
 struct TranslateArgs {
   ContextOptions context;
   std::string model;
-  Element precision = Element::f32;
+  std::optional<Element> precision;  // unset: as the model stores them
+  bool tokenized = false;
   DecodeOptions decode;
   std::optional<uint32_t> beam;         // unset: the model's num_beams
   std::optional<float> length_penalty;  // unset: the model's
@@ -285,6 +286,9 @@ class LineTranslator {
 void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
   args.decode.beam = args.beam.value_or(model.beam);
   args.decode.length_penalty = args.length_penalty.value_or(model.length_penalty);
+  if (!args.decode.max_length) args.decode.max_length = model.max_length;  // 0 leaves the model's config
+  args.decode.min_length = model.min_length;
+  args.decode.target_prefix = model.target_prefix;
   if (args.decode.n_best > args.decode.beam) {
     throw UsageError(fmt::format("--n-best {} is more than the beam size {}", args.decode.n_best, args.decode.beam));
   }
@@ -296,7 +300,7 @@ int run_translate(TranslateArgs& args) {
   if (!args.input.empty()) open_input(args.input);
   if (!args.output.empty()) open_output(args.output);
   Context context(args.context);
-  Translator translator(context, resolve_model(args.model), false, args.precision);
+  Translator translator(context, resolve_model(args.model), false, args.precision, args.tokenized);
   resolve_decode(args, translator.model_decode_options());
   if (!args.texts.empty()) {
     Progress none(false, 0);
@@ -327,6 +331,9 @@ void add_translate(CLI::App& app, Run& run) {
                                      "each line's translation is written as soon as its batch is done");
   static TranslateArgs args;
   add_model_options(command, args.model, args.context, args.precision);
+  command->add_flag("--tokenized", args.tokenized,
+                    "Input and output are tokens separated by spaces (the default for a CTranslate2 directory "
+                    "without SentencePiece models)");
   command->add_option("-i,--input", args.input, "Read lines from this file instead of stdin");
   command->add_option("-o,--output", args.output, "Write translations to this file instead of stdout");
   command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")

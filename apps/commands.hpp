@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -34,10 +35,14 @@ class UsageError : public Error {
 
 // --device (index or name substring) and --tuning (a tuning table entry), checked while parsing.
 void add_device_options(CLI::App* command, ContextOptions& context);
-// --precision f32|f16: how the model's matrices (or bench ops' B) are stored on the device.
+// --precision f32|f16|bf16|i8|i16: how bench ops' B is stored on the device (default f32).
 void add_precision_option(CLI::App* command, Element& precision, const std::string& description);
-// The options of every command that runs a model: --model, the device options, and --precision.
-void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision);
+// The options of every command that runs a model: --model, the device options, and --precision (unset:
+// the weights as the model stores them).
+void add_model_options(CLI::App* command, std::string& model, ContextOptions& context,
+                       std::optional<Element>& precision);
+// --precision of a model alone.
+void add_weights_option(CLI::App* command, std::optional<Element>& precision);
 // Accepts a finite number in [low, high]; CLI11's Range lets NaN through.
 CLI::Validator finite_between(double low, double high);
 

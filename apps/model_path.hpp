@@ -22,12 +22,15 @@ inline std::filesystem::path find_model(const std::string& option) {
   return VKFORMER_DEFAULT_MODEL;
 }
 
-// A model path that exists but is a file gets its own message; the loader reports a missing one.
+// A model path that exists but is a file other than an Argos package (.argosmodel) gets its own message;
+// the loader reports a missing one.
 inline std::filesystem::path resolve_model(const std::string& option) {
   auto path = find_model(option);
   std::error_code error;
-  if (std::filesystem::exists(path, error) && !std::filesystem::is_directory(path, error)) {
-    throw Error(fmt::format("model '{}' is not a directory: give the directory that holds config.json", path.string()));
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_directory(path, error) &&
+      path.extension() != ".argosmodel") {
+    throw Error(fmt::format("model '{}' is not a directory: give a model directory (config.json or model.bin) "
+                            "or an .argosmodel package", path.string()));
   }
   return path;
 }

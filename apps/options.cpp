@@ -37,27 +37,45 @@ void add_device_options(CLI::App* command, ContextOptions& context) {
   command->add_option("--tuning", context.tuning, "Tuning table entry")->check(CLI::IsMember(tuning_names()));
 }
 
-void add_precision_option(CLI::App* command, Element& precision, const std::string& description) {
-  static const std::vector<Element> elements{Element::f32, Element::f16, Element::bf16, Element::i8, Element::i16};
+namespace {
+// A string option checked against the element names, so that --help lists them rather than CLI11's enum
+// mapping.
+CLI::Option* add_element_option(CLI::App* command, const std::vector<Element>& elements,
+                                const std::function<void(Element)>& set, const std::string& description) {
   std::vector<std::string> names;
   for (Element element : elements) names.push_back(element_name(element));
-  // A string option checked against the names, so that --help lists them rather than CLI11's enum mapping.
-  command
+  return command
       ->add_option_function<std::string>(
           "--precision",
-          [&precision](const std::string& name) {
+          [set, elements](const std::string& name) {
             for (Element element : elements) {
-              if (CLI::detail::to_lower(name) == element_name(element)) precision = element;
+              if (CLI::detail::to_lower(name) == element_name(element)) set(element);
             }
           },
-          description + " (default: f32)")
+          description)
       ->check(CLI::IsMember(names, CLI::ignore_case));
 }
+}  // namespace
 
-void add_model_options(CLI::App* command, std::string& model, ContextOptions& context, Element& precision) {
-  command->add_option("--model", model, "Model directory (Hugging Face Marian layout); default: the shipped en-de");
+void add_precision_option(CLI::App* command, Element& precision, const std::string& description) {
+  add_element_option(command, {Element::f32, Element::f16, Element::bf16, Element::i8, Element::i16},
+                     [&precision](Element element) { precision = element; }, description + " (default: f32)");
+}
+
+void add_model_options(CLI::App* command, std::string& model, ContextOptions& context,
+                       std::optional<Element>& precision) {
+  command->add_option("--model", model,
+                      "Model: a Hugging Face Marian directory, a CTranslate2 directory (model.bin), or an Argos "
+                      "Translate package (.argosmodel or its directory); default: the shipped en-de");
   add_device_options(command, context);
-  add_precision_option(command, precision, "Weight matrices stored as f32, f16, bf16, i8 or i16; compute is f32");
+  add_weights_option(command, precision);
+}
+
+void add_weights_option(CLI::App* command, std::optional<Element>& precision) {
+  add_element_option(command, {Element::f32, Element::f16, Element::i8},
+                     [&precision](Element element) { precision = element; },
+                     "Weight matrices converted on load to f32, f16, or i8 (per row, as CTranslate2 quantizes); "
+                     "compute is f32 (default: as the model stores them)");
 }
 
 CLI::Validator finite_between(double low, double high) {
