@@ -151,7 +151,7 @@ TEST_CASE("pre-tokenized input: tokens separated by spaces in, joined by spaces 
   CHECK(marked.decode({5, 3, 4, 2}) == "\u2581Hallo Welt");
 }
 
-TEST_CASE("--tokenized on a Marian directory takes vocab.json's pieces", "[tokenizer]") {
+TEST_CASE("pre-tokenized input (--tokenized) on a Marian directory takes vocab.json's pieces", "[tokenizer]") {
   const auto directory = fs::path(VKFORMER_TEST_DATA) / "tiny_swish_shared";
   const Tokenizer tokenized(directory, true);
   const Tokenizer marian(directory);
