@@ -74,10 +74,14 @@ void check_finite(const std::vector<uint32_t>& ids, const Rows& rows, uint32_t p
   }
 }
 
-// Runs the decoder over a target prefix, teacher-forced and unscored as CTranslate2 does: every row takes
-// prefix[step] after step `step`. The search then starts at step prefix.size() from the prefix's last token.
-void force_prefix(Workspace& ws, Rows& rows, const std::vector<uint32_t>& prefix, uint32_t pad,
-                  const std::function<void(translate::Plan&)>& run) {
+// The first decoder rows, `per_sentence` for each sentence (its beams), from the start token through the
+// target prefix: the prefix is teacher-forced and unscored as in CTranslate2, every row taking prefix[step]
+// after step `step`. The search then starts at step prefix.size() from the prefix's last token.
+Rows first_rows(Workspace& ws, uint32_t sentences, uint32_t per_sentence, uint32_t start,
+                const std::vector<uint32_t>& prefix, uint32_t pad, const std::function<void(translate::Plan&)>& run) {
+  Rows rows;
+  for (uint32_t j = 0; j < sentences * per_sentence; ++j) rows.add(j, start, j / per_sentence);
+  write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), pad);
   for (uint32_t step = 0; step < prefix.size(); ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
@@ -87,6 +91,7 @@ void force_prefix(Workspace& ws, Rows& rows, const std::vector<uint32_t>& prefix
     write_rows(ws, step, next, bucket, pad);
     rows = std::move(next);
   }
+  return rows;
 }
 
 std::string size_text(uint64_t bytes) {
@@ -277,10 +282,8 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   const bool scored = c.ctranslate2_decoding;
   std::vector<Hypothesis> out(sentences);
   std::vector<double> sums(sentences, 0.0);
-  Rows rows;
-  for (uint32_t i = 0; i < sentences; ++i) rows.add(i, start_token(c), i);
-  write_rows(ws, 0, rows, power_of_two_at_least(sentences), c.pad_id);
-  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
+  Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
+                         [&](translate::Plan& plan) { submit("decoder step", plan); });
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
@@ -356,17 +359,15 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
     bool done = false;
   };
   std::vector<Sentence> state(sentences);
-  Rows rows;
   for (uint32_t i = 0; i < sentences; ++i) {
     state[i].beams.assign(N, {});
     state[i].scores.assign(N, -1e9f);
     state[i].scores[0] = 0.0f;  // only the first beam is live at the first step
     state[i].first_row = i * N;
-    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
   }
-  write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
   const auto& prefix = options.target_prefix;
-  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
+  Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
+                         [&](translate::Plan& plan) { submit("decoder step", plan); });
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
@@ -473,17 +474,15 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
     bool done = false, top_finished = false;
   };
   std::vector<Sentence> state(sentences);
-  Rows rows;
   for (uint32_t i = 0; i < sentences; ++i) {
     state[i].beams.assign(N, {});
     state[i].scores.assign(N, -std::numeric_limits<float>::max());
     state[i].scores[0] = 0.0f;  // only the first beam is live at the first step
     state[i].first_row = i * N;
-    for (uint32_t b = 0; b < N; ++b) rows.add(i * N + b, start_token(c), i);
   }
-  write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), c.pad_id);
   const auto& prefix = options.target_prefix;
-  force_prefix(ws, rows, prefix, c.pad_id, [&](translate::Plan& plan) { submit("decoder step", plan); });
+  Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
+                         [&](translate::Plan& plan) { submit("decoder step", plan); });
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
