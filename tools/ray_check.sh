@@ -31,9 +31,9 @@ head -n "$lines" "$root/models/en-de/testset/test.en" > "$work/input.txt"
 # generated tokens, below every batch's cap, makes both stop every sentence at the same step.
 beam=(--max-length 41)
 if [ -n "${BEAM:-}" ]; then beam+=(--beam "$BEAM"); fi
-start=$(date +%s.%N)
+start=$(date +%s%N)
 "$build/vkformer" translate --model "$root/models/en-de" "${beam[@]}" < "$work/input.txt" > "$work/cli.txt"
-echo "cli: $lines sentences in $(echo "$(date +%s.%N) - $start" | bc) s (one process, model load included)"
+echo "cli: $lines sentences in $(( ($(date +%s%N) - start) / 1000000 )) ms (one process, model load included)"
 
 ray_beam=(--max-decoding-length 40)
 if [ -n "${BEAM:-}" ]; then ray_beam+=(--beam-size "$BEAM"); fi
