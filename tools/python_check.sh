@@ -17,9 +17,12 @@ if ! "$python" -c "import pytest, scikit_build_core" 2> /dev/null; then
 fi
 
 mkdir -p "$build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKFORMER_PYTHON=ON -DVKFORMER_BUILD_TESTS=OFF \
-      -DVKFORMER_BUILD_TOOLS=OFF -DPython_EXECUTABLE="$python" > "$build/configure.log" ||
-  { cat "$build/configure.log"; exit 1; }
+# An existing build directory (CI passes build/) keeps its options and gains the module: its library is
+# position-independent already, so only the module is compiled.
+options=(-DVKFORMER_PYTHON=ON -DPython_EXECUTABLE="$python")
+[ -f "$build/CMakeCache.txt" ] ||
+  options+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKFORMER_BUILD_TESTS=OFF -DVKFORMER_BUILD_TOOLS=OFF)
+cmake -S "$root" -B "$build" "${options[@]}" > "$build/configure.log" || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "$jobs" --target _vkformer vkformer_cli
 
 export VKFORMER_VALIDATION=1 VKFORMER_CACHE_DIR="$build/pipeline-cache" VKFORMER_CLI="$build/vkformer"
