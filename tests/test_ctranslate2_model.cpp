@@ -88,6 +88,16 @@ TEST_CASE("CTranslate2 models translate as CTranslate2 does: float16, bfloat16, 
   }
 }
 
+TEST_CASE("a Marian model converted by ct2-transformers-converter at each quantization translates as CTranslate2 does",
+          "[ctranslate2]") {
+  // tools/ctranslate2/make_converted_models.py: tests/data/tiny_swish_shared through CTranslate2's converter.
+  const json all = testing::read_test_json("ctranslate2/goldens_converted.json");
+  for (const char* variant : {"converted_float32", "converted_float16", "converted_bfloat16", "converted_int8",
+                              "converted_int16"}) {
+    check_variant(variant, all.at(variant));
+  }
+}
+
 TEST_CASE("a float32 CTranslate2 model quantized to int8 on load translates as its int8 conversion", "[ctranslate2]") {
   check_variant("post_gelu_int8", goldens().at("post_gelu_int8"), "post_gelu_float32", Element::i8);
 }
