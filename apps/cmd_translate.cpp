@@ -1,7 +1,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -45,6 +47,7 @@ struct TranslateArgs {
   DecodeOptions decode;
   std::optional<uint32_t> beam;         // unset: the model's num_beams
   std::optional<float> length_penalty;  // unset: the model's
+  std::optional<float> sampling_temperature;  // unset: 1
   bool json = false;
   bool quiet = false;
   bool skip_errors = false;  // --on-error skip
@@ -217,7 +220,28 @@ class LineTranslator {
         if (!args_.skip_errors) break;  // the lines after it are not needed
       }
     }
-    auto outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors);
+    std::vector<Outcome> outcomes;
+    if (args_.decode.sampling_topk > 1) {
+      // Sampling: a line's generator is seeded by --seed and its line number, whatever the batching, so
+      // each run of consecutive lines is one call whose first sentence is its first line.
+      for (size_t i = 0; i < batch.size();) {
+        if (source_of[i] == SIZE_MAX) {
+          ++i;
+          continue;
+        }
+        size_t end = i + 1;
+        while (end < batch.size() && source_of[end] != SIZE_MAX) ++end;
+        DecodeOptions options = args_.decode;
+        options.first_sentence = batch[i].number - 1;
+        std::vector<std::vector<uint32_t>> run(sources.begin() + source_of[i], sources.begin() + source_of[end - 1] + 1);
+        for (auto& outcome : translate_isolated(translator_, run, options, !args_.skip_errors)) {
+          outcomes.push_back(std::move(outcome));
+        }
+        i = end;
+      }
+    } else {
+      outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors);
+    }
     const double batch_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     progress_.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -284,7 +308,13 @@ class LineTranslator {
 
 // The model's generation_config decides what the command line leaves open.
 void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
-  args.decode.beam = args.beam.value_or(model.beam);
+  // Sampling decodes with beam 1 unless --beam says otherwise, which is then an error.
+  const bool sampling = args.decode.sampling_topk > 1 || args.sampling_temperature.has_value();
+  args.decode.beam = args.beam.value_or(sampling ? 1u : model.beam);
+  if (sampling && args.decode.beam > 1) {
+    throw UsageError(fmt::format("--sampling-topk and --sampling-temperature need --beam 1, not {}", args.decode.beam));
+  }
+  args.decode.sampling_temperature = args.sampling_temperature.value_or(1.0f);
   args.decode.length_penalty = args.length_penalty.value_or(model.length_penalty);
   if (!args.decode.max_length) args.decode.max_length = model.max_length;  // 0 leaves the model's config
   args.decode.min_length = model.min_length;
@@ -348,6 +378,43 @@ void add_translate(CLI::App& app, Run& run) {
       ->add_option("--length-penalty", args.length_penalty,
                    "Beam scores are divided by length^penalty (default: the model's generation_config)")
       ->check(finite_between(-10, 10));
+  command
+      ->add_option("--sampling-topk", args.decode.sampling_topk,
+                   fmt::format("Random sampling: draw each token from the K most likely (1 = greedy, at most {}); "
+                               "with beam 1 (the default when sampling)",
+                               kMaxSamplingTopK))
+      ->check(CLI::Range(1u, kMaxSamplingTopK))
+      ->capture_default_str();
+  command
+      ->add_option("--sampling-temperature", args.sampling_temperature,
+                   "Sampling probabilities are softmax(log-probability / T) over the top K; above 0 (default 1; "
+                   "towards 0 more like greedy)")
+      ->check(CLI::Validator(
+          [](const std::string& value) -> std::string {
+            double number = 0;
+            const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+            if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) || number <= 0 ||
+                number > 1e6) {
+              return fmt::format("{} is not a number above 0 and at most 1e6", value);
+            }
+            return {};
+          },
+          "FLOAT > 0"));
+  command
+      ->add_option("--seed", args.decode.seed,
+                   "Seed of the sampling: the same seed, input and options give the same output, however the "
+                   "lines are batched")
+      ->check(CLI::Validator(
+          [](const std::string& value) -> std::string {
+            uint64_t number = 0;
+            const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+            if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
+              return fmt::format("{} is not a number from 0 to {}", value, std::numeric_limits<uint64_t>::max());
+            }
+            return {};
+          },
+          "UINT64"))
+      ->capture_default_str();
   command
       ->add_option("--max-length", args.decode.max_length,
                    "Most tokens per output, counting the start token (default: the model's max_length)")

@@ -2,6 +2,8 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,11 +39,31 @@ struct DecodeOptions {
   // Tokens generated after the prefix before the end token may be chosen (CTranslate2's
   // min_decoding_length: 1 by default, so no empty translation).
   uint32_t min_length = 0;
+  // Random sampling (beam 1 only): each step draws the next token from the sampling_topk most likely ones,
+  // with probabilities softmax(log-probability / sampling_temperature) among them. sampling_topk 1 is greedy
+  // (the temperature then changes nothing); at most kMaxSamplingTopK. Every sentence has its own generator,
+  // seeded by (seed, its index in the translate() call), so its result does not depend on the batching.
+  uint32_t sampling_topk = 1;
+  float sampling_temperature = 1.0f;
+  uint64_t seed = 0;
+  // The index the call's first sentence has in the generators' seeds: a caller that splits one input into
+  // several calls gives each call its first sentence's position in the input (the CLI: line number - 1).
+  uint64_t first_sentence = 0;
 };
+
+constexpr uint32_t kMaxSamplingTopK = 16;  // the top-k kernel's limit
+
+// One draw of random sampling: the index in log_probs (the top-k log-probabilities of a row) chosen with
+// probability softmax(log_probs / temperature), for uniform in [0, 1). Pure, for tests.
+uint32_t sample_index(std::span<const float> log_probs, float temperature, double uniform);
+// The generator of the sentence at index `sentence` (first_sentence + its index in the call) with `seed`.
+std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence);
+// A uniform double in [0, 1) from 53 bits of the generator (the same on every standard library).
+double sampling_uniform(std::mt19937_64& generator);
 
 struct Hypothesis {
   std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
-  std::optional<float> score;     // beam search: sum of log-probabilities / length^penalty
+  std::optional<float> score;     // sum of log-probabilities / length^penalty (eos included); unset for an empty source
   std::string text;
 };
 
@@ -96,7 +118,8 @@ class Translator {
   void set_observer(SubmitObserver* observer) { observer_ = observer; }
 
  private:
-  translate::Capacity capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length) const;
+  translate::Capacity capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length,
+                                   uint32_t sampling_topk = 1) const;
   std::string misfit(const translate::Capacity& capacity, uint64_t memory_limit) const;
   uint32_t sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
                               uint32_t max_length) const;
@@ -104,8 +127,9 @@ class Translator {
                                       uint64_t memory_limit);
   void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
   void submit(const std::string& kind, translate::Plan& plan);
+  // generators: one per sentence of the batch when sampling, else empty.
   std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, const DecodeOptions& options,
-                                 uint32_t max_length);
+                                 uint32_t max_length, std::vector<std::mt19937_64>& generators);
   std::vector<std::vector<Hypothesis>> beam_search(translate::Workspace& ws, uint32_t sentences,
                                                    const DecodeOptions& options, uint32_t max_length);
   std::vector<std::vector<Hypothesis>> ctranslate2_beam_search(translate::Workspace& ws, uint32_t sentences,

@@ -164,7 +164,7 @@ std::vector<uint32_t> Translator::encode(const std::string& text) const {
 }
 
 translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
-                                             uint32_t max_length) const {
+                                             uint32_t max_length, uint32_t sampling_topk) const {
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
   // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
   // cache; transformers runs to max_length, a difference only for runaway outputs.
@@ -172,7 +172,7 @@ translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longes
   const uint32_t cap = config().ctranslate2_decoding ? config().max_positions : 2 * source + 32;
   const uint32_t target = std::min(max_length - 1, std::min(cap, config().max_positions));
   return {.sentences = sentences, .source = source, .rows = power_of_two_at_least(sentences * beam), .target = target,
-          .top_k = beam > 1 ? 2 * beam : 1};
+          .top_k = beam > 1 ? 2 * beam : std::max(sampling_topk, 1u)};
 }
 
 // Why a workspace of `capacity` cannot be allocated, empty if it can: each buffer within the device's
@@ -204,7 +204,7 @@ std::string Translator::misfit(const translate::Capacity& capacity, uint64_t mem
 uint32_t Translator::sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
                                         uint32_t max_length) const {
   const auto misfit_for = [&](uint32_t sentences) {
-    return misfit(capacity_for(sentences, longest, options.beam, max_length), options.memory_limit);
+    return misfit(capacity_for(sentences, longest, options.beam, max_length, options.sampling_topk), options.memory_limit);
   };
   if (const auto why = misfit_for(1); !why.empty()) {
     throw Error(fmt::format("a sentence of {} tokens does not fit '{}' with beam {}: {}", longest,
@@ -272,14 +272,47 @@ void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<
 // kernel turns into a zero vector, for models that start from a zero embedding.
 static uint32_t start_token(const ModelConfig& c) { return c.start_from_zero_embedding ? c.vocab_size : c.decoder_start_id; }
 
+uint32_t sample_index(std::span<const float> log_probs, float temperature, double uniform) {
+  if (log_probs.empty()) throw Error("sampling from no candidates");
+  // softmax(log_probs / T): exp((x - max) / T), so T -> 0+ gives the most likely (the first of equals).
+  float best = log_probs[0];
+  for (float x : log_probs) best = std::max(best, x);
+  std::vector<double> weights(log_probs.size());
+  double total = 0.0;
+  for (size_t i = 0; i < log_probs.size(); ++i) {
+    const double w = std::exp((double(log_probs[i]) - double(best)) / double(temperature));
+    weights[i] = std::isfinite(w) ? w : 0.0;
+    total += weights[i];
+  }
+  double threshold = uniform * total;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] > 0.0 && threshold < weights[i]) return uint32_t(i);
+    threshold -= weights[i];
+  }
+  // Rounding left the threshold past the end: the last candidate that can be drawn.
+  for (size_t i = weights.size(); i-- > 0;) {
+    if (weights[i] > 0.0) return uint32_t(i);
+  }
+  return 0;
+}
+
+std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence) {
+  std::seed_seq seq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(sentence), uint32_t(sentence >> 32)};
+  return std::mt19937_64(seq);
+}
+
+double sampling_uniform(std::mt19937_64& generator) { return double(generator() >> 11) * 0x1.0p-53; }
+
 std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
-                                           uint32_t max_length) {
+                                           uint32_t max_length, std::vector<std::mt19937_64>& generators) {
   const auto& prefix = options.target_prefix;
   const float length_penalty = options.length_penalty;
   const auto& c = config();
-  // CTranslate2 reports the sum of log-probabilities / length^penalty, eos included in both: the top-1
-  // kernel gives the log-probability with the token.
-  const bool scored = c.ctranslate2_decoding;
+  // The sum of log-probabilities / length^penalty, eos included in both, as beam search reports it (and
+  // CTranslate2 for greedy): the top-k kernel gives the log-probability with the token. Sampling reads
+  // the top K and draws among them; the score sums the drawn tokens' log-probabilities (no temperature).
+  const bool sampling = !generators.empty() && options.sampling_topk > 1;
+  const uint32_t K = sampling ? options.sampling_topk : 1;
   std::vector<Hypothesis> out(sentences);
   std::vector<double> sums(sentences, 0.0);
   Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
@@ -287,17 +320,24 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, scored ? 1 : 0, step - prefix.size() < options.min_length));
-    const auto ids = scored ? ws.top_ids(bucket, 1) : ws.argmax_ids(bucket);
-    check_finite(ids, rows, 1, step);
-    const auto values = scored ? ws.top_values(bucket, 1) : std::vector<float>();
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    const auto ids = ws.top_ids(bucket, K);
+    check_finite(ids, rows, K, step);
+    const auto values = ws.top_values(bucket, K);
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) {
-      const uint32_t token = forced ? *c.forced_eos_id : ids[j];
-      out[rows.sentences[j]].ids.push_back(token);
-      if (scored) sums[rows.sentences[j]] += values[j];
-      if (token != c.eos_id) next.add(j, token, rows.sentences[j]);
+      const uint32_t sentence = rows.sentences[j];
+      uint32_t pick = 0;
+      if (sampling && !forced) {
+        pick = sample_index(std::span<const float>(values.data() + size_t(j) * K, K), options.sampling_temperature,
+                            sampling_uniform(generators[sentence]));
+      }
+      const uint32_t token = forced ? *c.forced_eos_id : ids[size_t(j) * K + pick];
+      out[sentence].ids.push_back(token);
+      // A forced eos has probability 1 (transformers' ForcedEOSTokenLogitsProcessor): it adds 0.
+      if (!forced) sums[sentence] += values[size_t(j) * K + pick];
+      if (token != c.eos_id) next.add(j, token, sentence);
     }
     if (next.size() == 0 || step + 2 >= max_length) break;
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
@@ -305,7 +345,7 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   }
   for (uint32_t i = 0; i < sentences; ++i) {
     out[i].ids.insert(out[i].ids.begin(), prefix.begin(), prefix.end());  // in the length, not in the sum
-    if (scored) out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
+    out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
   }
   return out;
 }
@@ -572,6 +612,15 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
                                                const DecodeOptions& options) {
   if (options.beam == 0 || options.beam > kMaxBeam) throw Error(fmt::format("beam size must be between 1 and {}", kMaxBeam));
   if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
+  if (options.sampling_topk == 0 || options.sampling_topk > kMaxSamplingTopK) {
+    throw Error(fmt::format("sampling top-k must be between 1 and {}", kMaxSamplingTopK));
+  }
+  if (!std::isfinite(options.sampling_temperature) || options.sampling_temperature <= 0.0f) {
+    throw Error("sampling temperature must be a finite number above 0");
+  }
+  if (options.beam > 1 && (options.sampling_topk > 1 || options.sampling_temperature != 1.0f)) {
+    throw Error("random sampling needs beam size 1 (sampling top-k and temperature are for greedy decoding)");
+  }
   const uint32_t max_length = options.max_length ? options.max_length : config().max_length;
   if (max_length < 2) throw Error("max-length must be at least 2 (it counts the start token)");
   if (options.target_prefix.size() + 2 > max_length) {
@@ -607,11 +656,15 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
     for (size_t i = begin; i < end; ++i) batch.push_back(&sources[order[i]]);
     const uint32_t n = uint32_t(batch.size());
     Workspace& ws =
-        workspace_for(capacity_for(most, longest, options.beam, max_length), n, options.beam, options.memory_limit);
+        workspace_for(capacity_for(most, longest, options.beam, max_length, options.sampling_topk), n, options.beam, options.memory_limit);
     run_encoder(ws, batch);
     try {
       if (options.beam == 1) {
-        auto hypotheses = greedy(ws, n, options, max_length);
+        std::vector<std::mt19937_64> generators;
+        if (options.sampling_topk > 1) {
+          for (uint32_t i = 0; i < n; ++i) generators.push_back(sampling_generator(options.seed, options.first_sentence + order[begin + i]));
+        }
+        auto hypotheses = greedy(ws, n, options, max_length, generators);
         for (uint32_t i = 0; i < n; ++i) results[order[begin + i]].hypotheses = {std::move(hypotheses[i])};
       } else if (config().ctranslate2_decoding) {
         auto hypotheses = ctranslate2_beam_search(ws, n, options, max_length);
