@@ -167,13 +167,16 @@ std::vector<Outcome> translate_isolated(Translator& translator, const std::vecto
     }
   }
   bool failed = false;
-  for (const auto& source : sources) {
+  for (size_t i = 0; i < sources.size(); ++i) {
     if (failed && stop_at_error) {
       outcomes.emplace_back(Translation{});
       continue;
     }
+    // Alone, a sentence keeps its index in the call: sampling seeds its generator with it.
+    DecodeOptions alone = options;
+    alone.first_sentence = options.first_sentence + i;
     try {
-      outcomes.emplace_back(decoded(std::move(translator.translate({source}, options).at(0))));
+      outcomes.emplace_back(decoded(std::move(translator.translate({sources[i]}, alone).at(0))));
     } catch (const std::exception& e) {
       outcomes.emplace_back(std::string(e.what()));
       failed = true;
