@@ -126,7 +126,8 @@ class PyTranslator {
                                                  long long num_hypotheses, std::optional<double> length_penalty,
                                                  std::optional<long long> max_decoding_length,
                                                  std::optional<long long> max_batch_size, bool return_scores,
-                                                 bool return_attention) {
+                                                 bool return_attention, long long sampling_topk,
+                                                 double sampling_temperature, long long sampling_seed) {
     if (return_attention) {
       throw Error("return_attention: vkformer does not return attention weights (its attention kernels keep them on the device)");
     }
@@ -141,9 +142,12 @@ class PyTranslator {
       throw Error(fmt::format("num_hypotheses {}: it must be between 1 and the beam size {}", num_hypotheses, options.beam));
     }
     options.n_best = uint32_t(num_hypotheses);
-    if (return_scores && options.beam == 1) {
-      throw Error("return_scores: greedy decoding (beam_size 1) computes no scores; use beam_size 2 or more");
-    }
+    // The engine checks the values (sampling needs beam_size 1, a topk within its kernel's limit).
+    if (sampling_topk < 1 || sampling_topk > 1024) throw Error(fmt::format("sampling_topk {}: it must be at least 1", sampling_topk));
+    if (sampling_seed < 0) throw Error(fmt::format("sampling_seed {}: it must be 0 or more", sampling_seed));
+    options.sampling_topk = uint32_t(sampling_topk);
+    options.sampling_temperature = float(sampling_temperature);
+    options.seed = uint64_t(sampling_seed);
     if (length_penalty) {
       if (!std::isfinite(*length_penalty)) throw Error(fmt::format("length_penalty {}: it must be finite", *length_penalty));
       options.length_penalty = float(*length_penalty);
@@ -306,7 +310,8 @@ PYBIND11_MODULE(_vkformer, m) {
       .def("translate_batch", &PyTranslator::translate_batch, py::arg("source"), py::kw_only(),
            py::arg("beam_size") = py::none(), py::arg("num_hypotheses") = 1, py::arg("length_penalty") = py::none(),
            py::arg("max_decoding_length") = py::none(), py::arg("max_batch_size") = py::none(),
-           py::arg("return_scores") = false, py::arg("return_attention") = false);
+           py::arg("return_scores") = false, py::arg("return_attention") = false, py::arg("sampling_topk") = 1,
+           py::arg("sampling_temperature") = 1.0, py::arg("sampling_seed") = 0);
 
   m.def("devices", &devices, "The Vulkan devices: index, name, type, vendor, driver, api_version");
 }

@@ -84,6 +84,20 @@ def test_options_equal_cli(translator):
         assert len(r.hypotheses) == 2 and r.scores[0] >= r.scores[1]
 
 
+def test_greedy_scores_and_sampling_equal_cli(translator):
+    results = translator.translate_batch(LINES[:3], beam_size=1, return_scores=True)
+    expected = [json.loads(line)["hypotheses"][0] for line in cli("--beam", "1", "--json", lines=LINES[:3])]
+    assert [r.scores[0] for r in results] == [pytest.approx(h["score"], rel=1e-6) for h in expected]
+    sampled = translator.translate_batch(LINES[:3], beam_size=1, sampling_topk=8, sampling_temperature=1.5,
+                                         sampling_seed=7)
+    again = translator.translate_batch(LINES[:3], beam_size=1, sampling_topk=8, sampling_temperature=1.5,
+                                       sampling_seed=7, max_batch_size=1)
+    assert [r.hypotheses for r in sampled] == [r.hypotheses for r in again]
+    expected = cli("--beam", "1", "--sampling-topk", "8", "--sampling-temperature", "1.5", "--seed", "7",
+                   lines=LINES[:3])
+    assert [r.hypotheses[0] for r in sampled] == expected
+
+
 def test_tokens_as_ctranslate2_takes_them(translator):
     # CTranslate2's recipe for opus-mt: tokens from the transformers tokenizer (with </s>), back to text.
     transformers = pytest.importorskip("transformers")
@@ -178,7 +192,9 @@ def test_wrong_types(translator):
     (dict(length_penalty=float("nan")), "length_penalty nan: it must be finite"),
     (dict(max_decoding_length=0), "max_decoding_length 0"),
     (dict(max_batch_size=-1), "max_batch_size -1"),
-    (dict(beam_size=1, return_scores=True), "greedy decoding"),
+    (dict(beam_size=4, sampling_topk=4), "sampling"),
+    (dict(sampling_topk=0), "sampling_topk 0"),
+    (dict(sampling_seed=-1), "sampling_seed -1"),
     (dict(return_attention=True), "does not return attention"),
 ])
 def test_bad_options(translator, options, message):
