@@ -589,12 +589,14 @@ void add_serve(CLI::App& app, Run& run) {
       ->capture_default_str();
   command
       ->add_option("--beam", args.beam,
-                   "Beam size, 1 = greedy (default: the model's generation_config num_beams); "
+                   "Beam size, 1 = greedy (default: the model's: generation_config num_beams for Marian, 2 for "
+                   "CTranslate2 as translate_batch, 4 for Argos packages); "
                    "alternatives come from the beam")
       ->check(CLI::Range(1u, kMaxBeam));
   command
       ->add_option("--length-penalty", args.length_penalty,
-                   "Beam scores are divided by length^penalty (default: the model's generation_config)")
+                   "Beam scores are divided by length^penalty (default: the model's: generation_config for Marian, "
+                   "1 for CTranslate2, 0.2 for Argos packages)")
       ->check(finite_between(-10, 10));
   command
       ->add_option("--max-length", args.max_length,

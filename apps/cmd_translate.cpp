@@ -366,7 +366,10 @@ void add_translate(CLI::App& app, Run& run) {
                     "without SentencePiece models)");
   command->add_option("-i,--input", args.input, "Read lines from this file instead of stdin");
   command->add_option("-o,--output", args.output, "Write translations to this file instead of stdout");
-  command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's generation_config num_beams)")
+  command
+      ->add_option("--beam", args.beam,
+                   "Beam size, 1 = greedy (default: the model's: generation_config num_beams for Marian, 2 for "
+                   "CTranslate2 as translate_batch, 4 for Argos packages)")
       ->check(CLI::Range(1u, kMaxBeam));
   command
       ->add_option("--n-best", args.decode.n_best,
@@ -376,7 +379,8 @@ void add_translate(CLI::App& app, Run& run) {
       ->capture_default_str();
   command
       ->add_option("--length-penalty", args.length_penalty,
-                   "Beam scores are divided by length^penalty (default: the model's generation_config)")
+                   "Beam scores are divided by length^penalty (default: the model's: generation_config for Marian, "
+                   "1 for CTranslate2, 0.2 for Argos packages)")
       ->check(finite_between(-10, 10));
   command
       ->add_option("--sampling-topk", args.decode.sampling_topk,
