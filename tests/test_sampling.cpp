@@ -142,7 +142,10 @@ TEST_CASE("sampling is reproducible, independent of batching, and greedy at top-
   const json goldens = testing::read_test_json("ctranslate2/goldens.json");
   for (const auto& entry : goldens.at("post_relu_shared")) {
     std::string line;
-    for (const auto& token : entry["source"]) line += (line.empty() ? "" : " ") + token.get<std::string>();
+    for (const auto& token : entry["source"]) {
+      if (!line.empty()) line += ' ';
+      line += token.get<std::string>();
+    }
     ct2_sources.push_back(line);
   }
   for (const bool ctranslate2 : {false, true}) {
