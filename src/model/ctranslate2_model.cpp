@@ -29,6 +29,16 @@ namespace vkformer {
 
 namespace {
 
+// Names and tokens come from the files: control characters are escaped, so that a message stays one line.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    out += byte < 0x20 || byte == 0x7f ? fmt::format("\\x{:02x}", byte) : std::string(1, ch);
+  }
+  return out;
+}
+
 constexpr uint32_t kMaxBinaryVersion = 6, kMaxSpecRevision = 7, kMaxRank = 8;
 constexpr uint32_t kMaxDecodingLength = 256;  // translate_batch's max_decoding_length
 constexpr uint32_t kComputedPositions = 1024;  // translate_batch's max_input_length
@@ -144,7 +154,9 @@ class ModelBin {
     return std::nullopt;
   }
 
-  [[noreturn]] void fail(const std::string& what) const { throw Error(fmt::format("'{}' {}", path_.string(), what)); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(fmt::format("'{}' {}", path_.string(), printable(what)));
+  }
 
  private:
   void need(uint64_t bytes, const char* what) const {
@@ -665,7 +677,8 @@ class Ct2Model final : public ModelSource {
     const auto id = [&](const std::vector<std::string>& tokens, const std::string& token, const char* what) {
       const auto found = std::find(tokens.begin(), tokens.end(), token);
       if (found == tokens.end()) {
-        throw Error(fmt::format("model directory '{}': the {} token '{}' is not in the vocabulary", directory_.string(), what, token));
+        throw Error(fmt::format("model directory '{}': the {} token '{}' is not in the vocabulary", directory_.string(),
+                                what, printable(token)));
       }
       return uint32_t(found - tokens.begin());
     };
