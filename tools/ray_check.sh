@@ -11,7 +11,7 @@ python=$root/tools/.venv/bin/python
 lines=${LINES:-64}
 jobs=${JOBS:-2}
 if ! "$python" -c "import ray, pyarrow" 2> /dev/null; then
-  echo "ray_check: tools/.venv lacks ray[data]: run tools/setup_venv.sh" >&2
+  echo "ray_check: tools/.venv lacks ray[data]: run tools/setup_venv.sh --ray" >&2
   exit 1
 fi
 
