@@ -7,8 +7,6 @@
 // A string is a u16 length (counting a terminating NUL), the bytes and the NUL. Settings are scalar
 // variables ("encoder/num_heads", "decoder/pre_norm", ...); spec revision 1 used OpenNMT-tf's variable
 // names, revisions below 3 had no num_heads (8, or 16 for TransformerBig), below 5 top-level settings.
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,18 +102,9 @@ std::string map_v1_name(std::string name) {
 class ModelBin {
  public:
   explicit ModelBin(const std::filesystem::path& path) : path_(path) {
-    const int fd = open_model_file(path);
-    struct stat info {};
-    ::fstat(fd, &info);  // succeeded in open_model_file
-    const size_t size = size_t(info.st_size);
-    void* mapping = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
-    const int error = errno;
-    ::close(fd);
-    if (mapping == MAP_FAILED) throw Error(fmt::format("cannot map '{}': {}", path.string(), std::strerror(error)));
-    mapping_ = std::shared_ptr<const uint8_t>(static_cast<const uint8_t*>(mapping), [size](const uint8_t* p) {
-      if (p) ::munmap(const_cast<uint8_t*>(p), size);
-    });
-    file_ = {mapping_.get(), size};
+    auto file = map_model_file(path);
+    mapping_ = std::move(file.mapping);
+    file_ = file.bytes;
     parse();
   }
 

@@ -1,6 +1,7 @@
 #include "vkformer/model/model_file.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,21 @@ int open_model_file(const std::filesystem::path& path) {
     throw Error(fmt::format("'{}' is {}, not a regular file", path.string(), file_kind(info.st_mode)));
   }
   return fd;
+}
+
+MappedFile map_model_file(const std::filesystem::path& path) {
+  const int fd = open_model_file(path);
+  struct stat info {};
+  ::fstat(fd, &info);  // succeeded in open_model_file
+  const size_t size = size_t(info.st_size);
+  void* mapping = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+  const int error = errno;
+  ::close(fd);
+  if (mapping == MAP_FAILED) throw Error(fmt::format("cannot map '{}': {}", path.string(), std::strerror(error)));
+  std::shared_ptr<const uint8_t> shared(static_cast<const uint8_t*>(mapping), [size](const uint8_t* p) {
+    if (p) ::munmap(const_cast<uint8_t*>(p), size);
+  });
+  return {shared, {shared.get(), size}};
 }
 
 std::string read_model_file(const std::filesystem::path& path) {

@@ -1,7 +1,5 @@
 #include "vkformer/model/safetensors.hpp"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,19 +125,10 @@ class EntryReader {
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
-  const int fd = open_model_file(path);
-  struct stat info {};
-  ::fstat(fd, &info);  // succeeded in open_model_file
-  const size_t size = size_t(info.st_size);
-  // An empty file cannot be mapped; parse() reports it.
-  void* mapping = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
-  const int error = errno;
-  ::close(fd);
-  if (mapping == MAP_FAILED) throw Error(fmt::format("cannot map '{}': {}", path.string(), std::strerror(error)));
-  mapping_ = std::shared_ptr<const uint8_t>(static_cast<const uint8_t*>(mapping), [size](const uint8_t* p) {
-    if (p) ::munmap(const_cast<uint8_t*>(p), size);
-  });
-  parse({mapping_.get(), size});
+  // An empty file maps to no bytes; parse() reports it.
+  auto file = map_model_file(path);
+  mapping_ = std::move(file.mapping);
+  parse(file.bytes);
 }
 
 SafetensorsFile::SafetensorsFile(std::span<const uint8_t> bytes, const std::filesystem::path& path) : path_(path) {

@@ -1,6 +1,9 @@
 #pragma once
 // Reading the files of a model directory, shared by the readers of safetensors, configs and vocabularies.
+#include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,6 +20,13 @@ struct JsonText {
 // Opens a file of a model directory for reading and returns its descriptor. It must be a regular file:
 // reading a FIFO or a device would block or never end. Throws Error naming the file.
 int open_model_file(const std::filesystem::path& path);
+
+// A model file mapped read-only (shared: the mapping lives as long as a copy; an empty file maps to no bytes).
+struct MappedFile {
+  std::shared_ptr<const uint8_t> mapping;
+  std::span<const uint8_t> bytes;
+};
+MappedFile map_model_file(const std::filesystem::path& path);
 
 // The whole content of a model file (config.json, vocab.json, a SentencePiece model).
 std::string read_model_file(const std::filesystem::path& path);
