@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "attention_svg.hpp"
 #include "commands.hpp"
 #include "io.hpp"
 #include "model_path.hpp"
@@ -53,8 +56,12 @@ struct TranslateArgs {
   bool skip_errors = false;  // --on-error skip
   uint32_t max_input_length = kDefaultMaxInput;
   std::string input, output;
+  std::string attention;  // --attention: FILE.svg (one line) or a directory (a file per line)
   std::vector<std::string> texts;
 };
+
+// --attention FILE.svg draws one line; any other path is a directory of a heat map per line.
+bool attention_to_file(const std::string& path) { return path.ends_with(".svg"); }
 
 struct InputLine {
   size_t number = 0;  // 1-based
@@ -208,13 +215,21 @@ class LineTranslator {
     std::vector<std::optional<std::string>> errors(batch.size());
     std::vector<std::optional<size_t>> truncated(batch.size());
     std::vector<std::vector<uint32_t>> sources;
+    std::vector<std::vector<std::string>> pieces;  // per source, when attention is asked for
     std::vector<size_t> source_of(batch.size(), SIZE_MAX);
+    const bool with_pieces = args_.decode.needs_attention();
+    if (attention_to_file(args_.attention) && batch.back().number > 1) {
+      flush_output();
+      throw UsageError(fmt::format("--attention {} draws one line; {} {} is another: give a directory for many lines",
+                                   args_.attention, label_, batch.back().number));
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
-        auto encoded = encode_input(translator_, batch[i].text, limit_);
+        auto encoded = encode_input(translator_, batch[i].text, limit_, with_pieces);
         if (encoded.truncated_from) truncated[i] = encoded.truncated_from;
         source_of[i] = sources.size();
         sources.push_back(std::move(encoded.ids));
+        pieces.push_back(std::move(encoded.pieces));
       } catch (const std::exception& e) {
         errors[i] = e.what();
         if (!args_.skip_errors) break;  // the lines after it are not needed
@@ -234,13 +249,15 @@ class LineTranslator {
         DecodeOptions options = args_.decode;
         options.first_sentence = batch[i].number - 1;
         std::vector<std::vector<uint32_t>> run(sources.begin() + source_of[i], sources.begin() + source_of[end - 1] + 1);
-        for (auto& outcome : translate_isolated(translator_, run, options, !args_.skip_errors)) {
+        std::vector<std::vector<std::string>> run_pieces(pieces.begin() + source_of[i],
+                                                         pieces.begin() + source_of[end - 1] + 1);
+        for (auto& outcome : translate_isolated(translator_, run, options, !args_.skip_errors, run_pieces)) {
           outcomes.push_back(std::move(outcome));
         }
         i = end;
       }
     } else {
-      outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors);
+      outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors, pieces);
     }
     const double batch_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     progress_.clear();
@@ -257,7 +274,9 @@ class LineTranslator {
         warn(line, fmt::format("{} tokens, only the first {} translated (--max-input-length)", *truncated[i], limit_));
       }
       const auto& result = std::get<Translation>(outcomes[source_of[i]]);
-      write_output(args_.json ? json_record(line, result, truncated[i], batch.size(), batch_ms)
+      const auto& line_pieces = pieces[source_of[i]];
+      if (!args_.attention.empty()) draw_attention(line, result, line_pieces);
+      write_output(args_.json ? json_record(line, result, line_pieces, truncated[i], batch.size(), batch_ms)
                               : hypotheses_text(line.number - 1, result));
     }
     flush_output();
@@ -280,12 +299,30 @@ class LineTranslator {
     write_output(args_.json ? json_line({{"line", line.number}, {"source", line.text}, {"error", message}}) : "\n");
   }
 
-  std::string json_record(const InputLine& line, const Translation& result, std::optional<size_t> truncated,
-                          size_t batch_size, double batch_ms) const {
+  // The best hypothesis's cross attention as an SVG heat map: FILE.svg, or DIR/line-N.svg.
+  void draw_attention(const InputLine& line, const Translation& result, const std::vector<std::string>& pieces) const {
+    const auto& best = result.hypotheses.at(0);
+    const std::filesystem::path path =
+        attention_to_file(args_.attention) ? std::filesystem::path(args_.attention)
+                                           : std::filesystem::path(args_.attention) / fmt::format("{}-{}.svg", label_, line.number);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << attention_svg(fmt::format("{} {}: {}", label_, line.number, line.text), pieces,
+                         translator_.tokenizer().target_pieces(best.ids), best.attention);
+    out.close();
+    if (!out) throw Error(fmt::format("cannot write the attention map '{}'", path.string()));
+  }
+
+  std::string json_record(const InputLine& line, const Translation& result, const std::vector<std::string>& pieces,
+                          std::optional<size_t> truncated, size_t batch_size, double batch_ms) const {
     nlohmann::json hypotheses = nlohmann::json::array();
     for (const auto& h : result.hypotheses) {
       hypotheses.push_back(
           {{"text", h.text}, {"ids", h.ids}, {"score", h.score ? nlohmann::json(*h.score) : nlohmann::json(nullptr)}});
+      if (args_.decode.return_attention) {
+        // [target token][source token]: the heat map's numbers, with both axes' pieces.
+        hypotheses.back()["tokens"] = translator_.tokenizer().target_pieces(h.ids);
+        hypotheses.back()["attention"] = h.attention;
+      }
     }
     nlohmann::json record{
         {"line", line.number},
@@ -295,6 +332,7 @@ class LineTranslator {
         {"latency_ms", std::chrono::duration<double, std::milli>(Clock::now() - line.read_at).count()},
         {"batch", {{"sentences", batch_size}, {"ms", batch_ms}}}};
     if (truncated) record["truncated_from_tokens"] = *truncated;
+    if (args_.decode.return_attention) record["source_tokens"] = pieces;
     return json_line(record);
   }
 
@@ -319,6 +357,7 @@ void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
   if (!args.decode.max_length) args.decode.max_length = model.max_length;  // 0 leaves the model's config
   args.decode.min_length = model.min_length;
   args.decode.target_prefix = model.target_prefix;
+  args.decode.replace_unknowns = args.decode.replace_unknowns || model.replace_unknowns;
   if (args.decode.n_best > args.decode.beam) {
     throw UsageError(fmt::format("--n-best {} is more than the beam size {}", args.decode.n_best, args.decode.beam));
   }
@@ -329,6 +368,15 @@ int run_translate(TranslateArgs& args) {
   // Opened before the model loads, so that a wrong path fails at once.
   if (!args.input.empty()) open_input(args.input);
   if (!args.output.empty()) open_output(args.output);
+  if (!args.attention.empty()) {
+    args.decode.return_attention = true;
+    std::error_code error;
+    if (!attention_to_file(args.attention) && !std::filesystem::is_directory(args.attention) &&
+        !std::filesystem::create_directories(args.attention, error)) {
+      throw Error(fmt::format("--attention: cannot create the directory '{}'{}", args.attention,
+                              error ? ": " + error.message() : ""));
+    }
+  }
   Context context(args.context);
   Translator translator(context, resolve_model(args.model), false, args.precision, args.tokenized);
   resolve_decode(args, translator.model_decode_options());
@@ -441,6 +489,15 @@ void add_translate(CLI::App& app, Run& run) {
           "with exit code 1 after the lines before it (default); 'skip' writes an empty line, warns on stderr "
           "naming the line, and goes on (exit code 0)")
       ->check(CLI::IsMember({"fail", "skip"}));
+  command->add_flag("--replace-unknowns", args.decode.replace_unknowns,
+                    "An unknown target token (unk) is written as the source piece it attends to most, instead of "
+                    "being dropped (CTranslate2's replace_unknowns)");
+  command->add_option("--attention", args.attention,
+                      "Draw the cross attention (source pieces x target pieces; the model's alignment heads, else "
+                      "the last decoder layer's heads averaged) of each line's best translation as an SVG heat map: "
+                      "into FILE.svg for one line, else into the directory PATH as line-N.svg; with --json the "
+                      "records carry the matrices and pieces too")
+      ->type_name("FILE.svg|DIR");
   command->add_flag("--json", args.json,
                     "One JSON object per line: line number, source ids, hypotheses with ids and scores, "
                     "latency_ms (from reading the line to writing it), its batch's size and time");

@@ -69,7 +69,9 @@ void write_output(std::string_view text) {
 }
 
 void flush_output() {
-  if (std::fflush(stdout) != 0) throw output_error(std::strerror(errno));
+  // ferror too: a write that failed while the buffer filled (long --help text) leaves nothing to flush;
+  // errno still tells why.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw output_error(errno ? std::strerror(errno) : "write error");
 }
 
 bool read_line(std::string& line) {
@@ -131,7 +133,8 @@ uint32_t input_token_limit(const Translator& translator, uint32_t option) {
   return option == 0 ? 0 : std::min(option, translator.config().max_positions);
 }
 
-EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit) {
+// The ids of encode_input, without pieces.
+static EncodedInput encode_ids(const Translator& translator, const std::string& text, uint32_t limit) {
   if (limit == 0) return {translator.encode(text)};
   std::vector<uint32_t> ids;
   try {
@@ -150,17 +153,36 @@ EncodedInput encode_input(const Translator& translator, const std::string& text,
   return {std::move(ids), count};
 }
 
+EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit, bool with_pieces) {
+  EncodedInput encoded = encode_ids(translator, text, limit);
+  if (with_pieces) {
+    encoded.pieces = translator.tokenizer().source_pieces(text);
+    if (encoded.truncated_from) {
+      // Cut as the ids were.
+      const std::string last = encoded.pieces.back();
+      encoded.pieces.resize(encoded.ids.size());
+      if (translator.config().add_source_eos) encoded.pieces.back() = last;
+    }
+  }
+  return encoded;
+}
+
 std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
-                                        const DecodeOptions& options, bool stop_at_error) {
-  const auto decoded = [&](Translation translation) {
-    for (auto& h : translation.hypotheses) h.text = translator.tokenizer().decode(h.ids);
+                                        const DecodeOptions& options, bool stop_at_error,
+                                        const std::vector<std::vector<std::string>>& pieces) {
+  const auto decoded = [&](Translation translation, size_t i) {
+    for (auto& h : translation.hypotheses) {
+      h.text = translator.hypothesis_text(h, options.replace_unknowns && i < pieces.size() ? pieces[i]
+                                                                                          : std::vector<std::string>{});
+      if (!options.return_attention) h.attention.clear();
+    }
     return translation;
   };
   std::vector<Outcome> outcomes;
   if (sources.size() > 1) {
     try {
-      for (auto& translation : translator.translate(sources, options))
-        outcomes.emplace_back(decoded(std::move(translation)));
+      auto translations = translator.translate(sources, options);
+      for (size_t i = 0; i < translations.size(); ++i) outcomes.emplace_back(decoded(std::move(translations[i]), i));
       return outcomes;
     } catch (const std::exception&) {
       outcomes.clear();  // one sentence failed the batch it shared: find which, one at a time
@@ -176,7 +198,7 @@ std::vector<Outcome> translate_isolated(Translator& translator, const std::vecto
     DecodeOptions alone = options;
     alone.first_sentence = options.first_sentence + i;
     try {
-      outcomes.emplace_back(decoded(std::move(translator.translate({sources[i]}, alone).at(0))));
+      outcomes.emplace_back(decoded(std::move(translator.translate({sources[i]}, alone).at(0)), i));
     } catch (const std::exception& e) {
       outcomes.emplace_back(std::string(e.what()));
       failed = true;

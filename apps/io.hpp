@@ -57,20 +57,25 @@ uint32_t input_token_limit(const Translator& translator, uint32_t option);
 struct EncodedInput {
   std::vector<uint32_t> ids;
   size_t truncated_from = 0;  // the token count before truncation; 0 when not truncated
+  std::vector<std::string> pieces;  // with_pieces: the source piece of each id (replace_unknowns, attention maps)
 };
 
 // The model's ids for a line, the first `limit` tokens of it when longer (the last, eos, kept at the end as
 // CTranslate2's max_input_length does); limit 0: a line longer than the model's positions is an Error.
 // Throws Error for invalid UTF-8.
-EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit);
+EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit,
+                          bool with_pieces = false);
 
 // One sentence's outcome: its translation, or the error that it alone caused.
 using Outcome = std::variant<Translation, std::string>;
 
 // Translates the sources in one call; if that fails, one at a time, so that a sentence that fails (numbers
 // that overflow, buffers that do not fit alone) fails only itself. With stop_at_error, the sentences after
-// the first failure are left untranslated (empty Translations). Hypothesis texts are decoded.
+// the first failure are left untranslated (empty Translations). Hypothesis texts are decoded, with unknown
+// pieces replaced when options.replace_unknowns (pieces: each source's EncodedInput::pieces); hypotheses
+// keep their attention only when options.return_attention.
 std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
-                                        const DecodeOptions& options, bool stop_at_error);
+                                        const DecodeOptions& options, bool stop_at_error,
+                                        const std::vector<std::vector<std::string>>& pieces = {});
 
 }  // namespace vkformer::cli

@@ -102,20 +102,24 @@ void Batcher::translate(std::vector<Item>& batch) {
                              ? std::min(limits_.max_input_tokens, translator.config().max_positions)
                              : translator.config().max_positions;
   std::vector<std::vector<uint32_t>> sources;
+  std::vector<std::vector<std::string>> pieces;  // replace_unknowns (an Argos package's default)
   std::vector<Item*> encoded;
   for (auto& item : batch) {
     try {
-      auto ids = translator.encode(item.request->sentences[item.index]);
+      const auto& sentence = item.request->sentences[item.index];
+      auto ids = translator.encode(sentence);
       if (ids.size() > limit) {
         throw Error(fmt::format("a sentence of {} tokens is longer than the limit of {}", ids.size(), limit));
       }
       sources.push_back(std::move(ids));
+      pieces.push_back(options.replace_unknowns ? translator.tokenizer().source_pieces(sentence)
+                                                : std::vector<std::string>{});
       encoded.push_back(&item);
     } catch (const std::exception& e) {
       deliver(item, {.error = e.what(), .bad_input = true});
     }
   }
-  auto outcomes = translate_isolated(translator, sources, options, false);
+  auto outcomes = translate_isolated(translator, sources, options, false, pieces);
   for (size_t i = 0; i < encoded.size(); ++i) {
     SentenceResult result;
     if (auto* translation = std::get_if<Translation>(&outcomes[i])) {

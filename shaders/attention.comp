@@ -11,11 +11,14 @@
 // Run-time values (step, trace, row -> sentence, source lengths) live in `state`, written by the host per
 // step, so recorded command buffers replay unchanged. With VEC4, reads go through vec4 texel views
 // (gathered as vectors on CPU drivers); the cache's view only ever reads slots of earlier dispatches.
+// With SCORES (cross only), each key's scaled score q.k is also written to `scores`, [rows, heads,
+// source_capacity]: the host turns them into attention weights for alignments and heat maps.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool CROSS = false;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(constant_id = 3) const bool VEC4 = true;  // HEAD_DIM, strides and offsets are multiples of 4
+layout(constant_id = 4) const bool SCORES = false;
 const uint V4 = VEC4 ? HEAD_DIM / 4 : 1;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -27,6 +30,7 @@ layout(binding = 5) uniform textureBuffer cache4;
 layout(std430, binding = 6) readonly buffer State { uint state[]; };
 layout(std430, binding = 7) writeonly buffer Out { float result[]; };
 layout(std430, binding = 8) writeonly buffer Out4 { vec4 result4[]; };
+layout(std430, binding = 9) writeonly buffer Scores { float scores[]; };
 
 layout(push_constant) uniform Push {
   uint rows, heads, d_model;
@@ -41,6 +45,7 @@ layout(push_constant) uniform Push {
   uint source_capacity;           // cross: key rows per sentence
   uint out_offset, out_stride;
   float scale;
+  uint scores_offset;             // SCORES: key t of (row, head) at scores_offset + (row * heads + head) * source_capacity + t
 } p;
 
 vec4 kv_vec4(uint base, uint i, bool in_cache) {
@@ -101,6 +106,7 @@ void main() {
     } else {
       [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) score += qv[i / 4][i % 4] * kv_scalar(k_base + i, in_cache);
     }
+    if (SCORES) scores[p.scores_offset + id * p.source_capacity + t] = score;
     const float new_max = max(running_max, score);
     const float correction = exp(running_max - new_max);
     const float weight = exp(score - new_max);

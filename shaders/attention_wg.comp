@@ -4,12 +4,13 @@
 // chunk of WG keys, each invocation scores one key, the workgroup reduces the chunk's max and sum in
 // shared memory, and each invocation accumulates its share of the HEAD_DIM outputs over the chunk's
 // values (consecutive invocations read consecutive elements of a value row). Chunks are merged with a
-// running max (online softmax), so any number of keys works.
+// running max (online softmax), so any number of keys works. SCORES: as in attention.comp.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;  // a power of two
 layout(constant_id = 1) const bool CROSS = false;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
+layout(constant_id = 3) const bool SCORES = false;
 const uint OUTPUTS = (HEAD_DIM + WG - 1) / WG;  // output elements per invocation
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -17,6 +18,7 @@ layout(std430, binding = 2) readonly buffer KV { float kv[]; };
 layout(std430, binding = 4) buffer Cache { float cache[]; };
 layout(std430, binding = 6) readonly buffer State { uint state[]; };
 layout(std430, binding = 7) writeonly buffer Out { float result[]; };
+layout(std430, binding = 9) writeonly buffer Scores { float scores[]; };
 
 layout(push_constant) uniform Push {
   uint rows, heads, d_model;
@@ -31,6 +33,7 @@ layout(push_constant) uniform Push {
   uint source_capacity;
   uint out_offset, out_stride;
   float scale;
+  uint scores_offset;
 } p;
 
 shared float q_s[HEAD_DIM];
@@ -102,6 +105,7 @@ void main() {
       score = 0.0;
       [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) score += q_s[i] * key_value(tagged, i);
       base_s[lane] = tagged;
+      if (SCORES) scores[p.scores_offset + (row * p.heads + head) * p.source_capacity + t] = score;
     }
     const float new_max = max(running_max, workgroup_reduce(score, true));
     const float weight = t < keys ? exp(score - new_max) : 0.0;

@@ -49,6 +49,14 @@ struct DecodeOptions {
   // The index the call's first sentence has in the generators' seeds: a caller that splits one input into
   // several calls gives each call its first sentence's position in the input (the CLI: line number - 1).
   uint64_t first_sentence = 0;
+  // Each hypothesis's attention: one vector per token of Hypothesis::ids, its weights over the source ids
+  // (CTranslate2's return_attention: the model's alignment layer and heads; a Marian model's last decoder
+  // layer, all heads averaged). Costs one small download per step.
+  bool return_attention = false;
+  // translate_text: a target unk token becomes the source piece it attends to most, instead of vanishing
+  // (CTranslate2's replace_unknowns).
+  bool replace_unknowns = false;
+  bool needs_attention() const { return return_attention || replace_unknowns; }
 };
 
 constexpr uint32_t kMaxSamplingTopK = 16;  // the top-k kernel's limit
@@ -65,6 +73,7 @@ struct Hypothesis {
   std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
   std::optional<float> score;     // sum of log-probabilities / length^penalty (eos included); unset for an empty source
   std::string text;
+  std::vector<std::vector<float>> attention;  // DecodeOptions::return_attention: per id, weights over source_ids
 };
 
 struct Translation {
@@ -108,6 +117,9 @@ class Translator {
   // logits stop being finite (a numerical overflow).
   std::vector<Translation> translate(const std::vector<std::vector<uint32_t>>& sources, const DecodeOptions& options);
   std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options);
+  // A hypothesis's text. Given its input's source pieces (Tokenizer::source_pieces, cut as the input was)
+  // and its attention, each target unk is spelled as the source piece it attends to most (replace_unknowns).
+  std::string hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces = {}) const;
 
   // For tests against reference dumps: the encoder output of one padded batch, [sentences, bucket, d_model]
   // with the bucket length returned, and the logits of teacher-forced decoding, [sentences][step][vocab].

@@ -19,6 +19,7 @@ struct Shape {
   uint32_t beam = 1, source_capacity = 0;               // cross
   std::vector<uint32_t> lengths;                        // cross: per sentence
   bool by_row = false;  // cross: sentence = row / beam without the table (the encoder's self attention)
+  bool scores = false;  // cross: also write each key's score (alignments)
 };
 
 Result run(Context& context, const Shape& s) {
@@ -39,6 +40,8 @@ Result run(Context& context, const Shape& s) {
   state.insert(state.end(), s.lengths.begin(), s.lengths.end());
 
   std::vector<double> expected(size_t(s.rows) * d);
+  // Keys past a sentence's length keep the sentinel: the shader writes no score there.
+  std::vector<double> expected_scores(s.scores ? size_t(s.rows) * s.heads * s.source_capacity : 0, kSentinel);
   for (uint32_t r = 0; r < s.rows; ++r) {
     for (uint32_t h = 0; h < s.heads; ++h) {
       std::vector<std::pair<const float*, const float*>> keys;  // (k, v) pointers
@@ -65,6 +68,7 @@ Result run(Context& context, const Shape& s) {
         for (uint32_t i = 0; i < s.head_dim; ++i) dot += double(q[i]) * k[i];
         scores.push_back(dot * scale);
         top = std::max(top, scores.back());
+        if (s.scores) expected_scores[(size_t(r) * s.heads + h) * s.source_capacity + scores.size() - 1] = scores.back();
       }
       double total = 0;
       for (double& score : scores) total += (score = std::exp(score - top));
@@ -85,6 +89,7 @@ Result run(Context& context, const Shape& s) {
   Buffer state_buffer(context, state.size() * 4, "state", true);
   state_buffer.upload(std::span<const uint32_t>(state));
   Buffer out = guarded_output(context, expected.size(), "out");
+  Buffer scores_out = guarded_output(context, expected_scores.size(), "scores");
   AttentionArgs args{.cross = s.cross, .rows = s.rows, .heads = s.heads, .head_dim = s.head_dim, .d_model = d,
                      .q = {&qkv_buffer, kGuard}, .q_stride = 3 * d,
                      .kv = s.cross ? View{&encoder_buffer, kGuard} : View{&qkv_buffer, kGuard + d},
@@ -92,13 +97,34 @@ Result run(Context& context, const Shape& s) {
                      .state = &state_buffer, .step_index = 0, .trace_offset = trace_offset,
                      .sentence_offset = s.by_row ? 0 : sentence_offset, .length_offset = length_offset,
                      .source_capacity = s.source_capacity, .rows_per_sentence = s.by_row ? s.beam : 0,
-                     .out = {&out, kGuard}, .out_stride = d, .scale = scale};
+                     .out = {&out, kGuard}, .out_stride = d, .scale = scale,
+                     .scores = s.scores ? View{&scores_out, kGuard} : View{}};
   Sequence sequence(context, "conformance attention", true);
   run_once(context, sequence, [&](Sequence& seq) { record_attention(seq, context, args); });
   const std::string name = s.cross ? fmt::format("cross r{} h{} d{} {}{} S{}", s.rows, s.heads, s.head_dim,
-                                                 s.by_row ? "rows/sentence " : "beam", s.beam, s.source_capacity)
+                                                 s.by_row ? "rows/sentence " : "beam", s.beam, s.source_capacity) +
+                                         (s.scores ? " scores" : "")
                                    : fmt::format("self r{} h{} d{} step{}", s.rows, s.heads, s.head_dim, s.step);
-  return finish(s.cross ? "attention cross" : "attention self", name, compare_guarded(out, expected), kTolerance, sequence);
+  Comparison comparison = compare_guarded(out, expected);
+  if (s.scores) {
+    // The written scores against the reference; every unwritten slot and guard must keep the sentinel.
+    const auto all = scores_out.download<float>(expected_scores.size() + 2 * kGuard);
+    std::vector<float> written;
+    std::vector<double> reference;
+    Comparison unwritten;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool body = i >= kGuard && i < kGuard + expected_scores.size();
+      if (body && expected_scores[i - kGuard] != double(kSentinel)) {
+        written.push_back(all[i]);
+        reference.push_back(expected_scores[i - kGuard]);
+      } else {
+        unwritten.sentinel_damage += all[i] != kSentinel;
+      }
+    }
+    merge(comparison, compare(written, reference));
+    merge(comparison, unwritten);
+  }
+  return finish(s.cross ? "attention cross" : "attention self", name, comparison, kTolerance, sequence);
 }
 }  // namespace
 
@@ -124,6 +150,13 @@ std::vector<Case> attention_cases() {
        .by_row = true},
       {.cross = true, .rows = 4, .heads = 2, .head_dim = 132, .beam = 2, .source_capacity = 70, .lengths = {70, 65}},
   };
+  // Cross attention of the decoder's alignment layer also writes the scores.
+  for (size_t i = 0, n = shapes.size(); i < n; ++i) {
+    if (shapes[i].cross && !shapes[i].by_row) {
+      shapes.push_back(shapes[i]);
+      shapes.back().scores = true;
+    }
+  }
   std::vector<Case> cases;
   for (const auto& s : shapes) {
     cases.push_back({"attention", s.cross ? "cross" : "self", [s](Context& context) { return run(context, s); }});

@@ -234,6 +234,7 @@ ModelConfig parse_marian_config(const JsonText& config_text, const std::optional
   const ConfigFile config(config_text);
   ModelConfig c;
   read_architecture(config, c);
+  c.alignment_heads = 0;  // transformers names no alignment heads: the last layer's heads, averaged
   if (generation_text) {
     const ConfigFile generation(*generation_text);
     read_generation(generation, c);

@@ -138,6 +138,7 @@ Tokenizer::Tokenizer(const std::filesystem::path& directory, bool tokenized)
   eos_id_ = special(source_vocab_, "</s>", vocab_path);
   pad_id_ = special(source_vocab_, "<pad>", vocab_path);
   unk_id_ = special(source_vocab_, "<unk>", vocab_path);
+  target_unk_id_ = special(target_vocab, "<unk>", target_path);
   skipped_.resize(vocab_size);
   skipped_[eos_id_] = true;
   // skip_special_tokens: eos, pad and unk; the tokens kind shows everything but eos, as CTranslate2 does.
@@ -170,9 +171,14 @@ Tokenizer::Tokenizer(const Vocabularies& vocabularies, const ModelConfig& config
     return found->second;
   };
   unk_id_ = source_token(target_token(config.unk_id, "unk"), "unk");
-  eos_id_ = source_token(target_token(config.eos_id, "eos"), "eos");
+  target_unk_id_ = config.unk_id;
+  eos_piece_ = target_token(config.eos_id, "eos");
+  eos_id_ = source_token(eos_piece_, "eos");
   add_bos_ = config.add_source_bos;
-  if (add_bos_) bos_id_ = source_token(target_token(config.bos_id, "bos"), "bos");
+  if (add_bos_) {
+    bos_piece_ = target_token(config.bos_id, "bos");
+    bos_id_ = source_token(bos_piece_, "bos");
+  }
   add_eos_ = config.add_source_eos || kind_ == TokenizerKind::marian;
   const auto pad = source_vocab_.find("<pad>");
   pad_id_ = pad == source_vocab_.end() ? unk_id_ : pad->second;
@@ -184,7 +190,7 @@ Tokenizer::Tokenizer(const Vocabularies& vocabularies, const ModelConfig& config
     const auto target_pad = std::find(target_pieces_.begin(), target_pieces_.end(), "<pad>");
     if (target_pad != target_pieces_.end()) skipped_[target_pad - target_pieces_.begin()] = true;
   } else if (kind_ == TokenizerKind::sentencepiece) {
-    // Argos asks CTranslate2 to replace unk by a source token; vkformer has no attention output to choose one.
+    // unk is dropped unless replaced by a source piece (replace_unknowns, which Argos packages ask for).
     for (uint32_t id : {config.unk_id, config.bos_id, config.decoder_start_id}) {
       if (id < skipped_.size()) skipped_[id] = true;
     }
@@ -206,33 +212,54 @@ uint32_t Tokenizer::source_id(const std::string& piece) const {
   return found == source_vocab_.end() ? unk_id_ : found->second;
 }
 
-std::vector<uint32_t> Tokenizer::encode(const std::string& text) const {
+std::vector<std::string> Tokenizer::source_pieces(const std::string& text) const {
   if (!valid_utf8(text)) throw Error("input is not valid UTF-8");
-  std::vector<uint32_t> ids;
-  if (add_bos_) ids.push_back(bos_id_);
+  std::vector<std::string> pieces;
+  if (add_bos_) pieces.push_back(bos_piece_);
   if (kind_ == TokenizerKind::tokens) {
     for (size_t at = text.find_first_not_of(" \t"); at != std::string::npos; at = text.find_first_not_of(" \t", at)) {
       const size_t end = std::min(text.find_first_of(" \t", at), text.size());
-      ids.push_back(source_id(text.substr(at, end - at)));
+      pieces.push_back(text.substr(at, end - at));
       at = end;
     }
   } else {
     const size_t tag = kind_ == TokenizerKind::marian ? language_tag_length(text) : 0;
-    if (tag) ids.push_back(source_id(text.substr(0, tag)));
-    std::vector<std::string> pieces;
-    source_->Encode(std::string_view(text).substr(tag), &pieces);
-    for (const auto& piece : pieces) ids.push_back(source_id(piece));
+    if (tag) pieces.push_back(text.substr(0, tag));
+    std::vector<std::string> text_pieces;
+    source_->Encode(std::string_view(text).substr(tag), &text_pieces);
+    pieces.insert(pieces.end(), text_pieces.begin(), text_pieces.end());
   }
-  if (add_eos_) ids.push_back(eos_id_);
+  if (add_eos_) pieces.push_back(eos_piece_);
+  return pieces;
+}
+
+std::vector<uint32_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<uint32_t> ids;
+  for (const auto& piece : source_pieces(text)) ids.push_back(source_id(piece));
   return ids;
 }
 
-std::string Tokenizer::decode(const std::vector<uint32_t>& ids) const {
+std::vector<std::string> Tokenizer::target_pieces(const std::vector<uint32_t>& ids) const {
+  std::vector<std::string> pieces;
+  for (uint32_t id : ids) pieces.push_back(id < target_pieces_.size() ? target_pieces_[id] : "<unk>");
+  return pieces;
+}
+
+std::string Tokenizer::decode(const std::vector<uint32_t>& ids) const { return decode(ids, {}); }
+
+std::string Tokenizer::decode(const std::vector<uint32_t>& ids, const std::vector<std::string>& replacements) const {
   const bool prefixed = !target_prefix_.empty() && ids.size() >= target_prefix_.size() &&
                         std::equal(target_prefix_.begin(), target_prefix_.end(), ids.begin());
   std::vector<std::string> pieces;
   for (size_t i = prefixed ? target_prefix_.size() : 0; i < ids.size(); ++i) {
     const uint32_t id = ids[i];
+    if (i < replacements.size() && !replacements[i].empty()) {
+      // SentencePiece spells a piece it does not know as it is, so its word boundary mark becomes a space here.
+      std::string piece = replacements[i];
+      if (kind_ == TokenizerKind::sentencepiece) replace_all(piece, "\xe2\x96\x81", " ");
+      pieces.push_back(std::move(piece));
+      continue;
+    }
     if (id < skipped_.size() && skipped_[id]) continue;
     pieces.push_back(id < target_pieces_.size() && !target_pieces_[id].empty() ? target_pieces_[id] : "<unk>");
   }

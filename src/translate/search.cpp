@@ -36,15 +36,33 @@ void check_finite(const std::vector<uint32_t>& ids, const Rows& rows, uint32_t p
   }
 }
 
+Trail extend(const Trail& trail, const std::vector<std::vector<float>>& step_attention, uint32_t row) {
+  if (step_attention.empty()) return trail;
+  return std::make_shared<const AttentionTrail>(AttentionTrail{trail, step_attention[row]});
+}
+
+std::vector<std::vector<float>> unroll(const Trail& trail) {
+  std::vector<std::vector<float>> out;
+  for (const AttentionTrail* t = trail.get(); t; t = t->previous.get()) out.push_back(t->weights);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 Rows first_rows(Workspace& ws, uint32_t sentences, uint32_t per_sentence, uint32_t start,
-                const std::vector<uint32_t>& prefix, uint32_t pad, const std::function<void(Plan&)>& run) {
+                const std::vector<uint32_t>& prefix, uint32_t pad, const std::function<void(Plan&)>& run,
+                std::vector<Trail>* trails) {
   Rows rows;
   for (uint32_t j = 0; j < sentences * per_sentence; ++j) rows.add(j, start, j / per_sentence);
+  if (trails) trails->assign(rows.size(), nullptr);
   write_rows(ws, 0, rows, power_of_two_at_least(uint32_t(rows.size())), pad);
   for (uint32_t step = 0; step < prefix.size(); ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    run(ws.decoder(bucket, 0));
+    run(ws.decoder(bucket, 0, false, trails != nullptr));
+    if (trails) {
+      const auto attention = ws.attention(uint32_t(rows.size()));
+      for (uint32_t j = 0; j < rows.size(); ++j) (*trails)[j] = extend((*trails)[j], attention, j);
+    }
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) next.add(j, prefix[step], rows.sentences[j]);
     write_rows(ws, step, next, bucket, pad);
@@ -58,9 +76,12 @@ Rows first_rows(Workspace& ws, uint32_t sentences, uint32_t per_sentence, uint32
 using translate::check_finite;
 using translate::first_rows;
 using translate::NonFiniteLogits;
+using translate::Path;
 using translate::power_of_two_at_least;
 using translate::Rows;
 using translate::start_token;
+using translate::Trail;
+using translate::unroll;
 using translate::Workspace;
 using translate::write_rows;
 
@@ -107,15 +128,18 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   const uint32_t K = sampling ? options.sampling_topk : 1;
   std::vector<Hypothesis> out(sentences);
   std::vector<double> sums(sentences, 0.0);
+  const bool attention = options.needs_attention();
+  std::vector<Trail> trails;  // per sentence: greedy keeps one row per sentence
   Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
-                         [&](translate::Plan& plan) { submit("decoder step", plan); });
+                         [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
+    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) {
@@ -127,6 +151,7 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
       }
       const uint32_t token = forced ? *c.forced_eos_id : ids[size_t(j) * K + pick];
       out[sentence].ids.push_back(token);
+      if (attention) trails[sentence] = translate::extend(trails[sentence], step_attention, j);
       // A forced eos has probability 1 (transformers' ForcedEOSTokenLogitsProcessor): it adds 0.
       if (!forced) sums[sentence] += values[size_t(j) * K + pick];
       if (token != c.eos_id) next.add(j, token, sentence);
@@ -138,6 +163,7 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   for (uint32_t i = 0; i < sentences; ++i) {
     out[i].ids.insert(out[i].ids.begin(), prefix.begin(), prefix.end());  // in the length, not in the sum
     out[i].score = float(sums[i] / std::pow(double(out[i].ids.size()), double(length_penalty)));
+    if (attention) out[i].attention = unroll(trails[i]);
   }
   return out;
 }
@@ -147,17 +173,17 @@ namespace {
 struct Finished {
   struct Entry {
     double score;
-    std::vector<uint32_t> ids;
+    Path path;
     uint64_t order;
   };
   std::vector<Entry> entries;
   double worst = 1e9;
   uint64_t added = 0;
 
-  void add(std::vector<uint32_t> ids, float sum_logprobs, uint32_t length, float penalty, uint32_t beams) {
+  void add(Path path, float sum_logprobs, uint32_t length, float penalty, uint32_t beams) {
     const double score = double(sum_logprobs) / std::pow(double(length), double(penalty));
     if (entries.size() >= beams && score <= worst) return;
-    entries.push_back({score, std::move(ids), added++});
+    entries.push_back({score, std::move(path), added++});
     if (entries.size() > beams) {
       // Drop the lowest; among equal scores the earliest added.
       auto lowest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -184,7 +210,7 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
   const auto& c = config();
   const uint32_t N = options.beam, K = 2 * N;
   struct Sentence {
-    std::vector<std::vector<uint32_t>> beams;
+    std::vector<Path> beams;
     std::vector<float> scores;
     Finished finished;
     uint32_t first_row = 0;
@@ -198,16 +224,22 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
     state[i].first_row = i * N;
   }
   const auto& prefix = options.target_prefix;
+  const bool attention = options.needs_attention();
+  std::vector<Trail> trails;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
-                         [&](translate::Plan& plan) { submit("decoder step", plan); });
+                         [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
+  for (uint32_t i = 0; i < sentences && attention; ++i) {
+    for (uint32_t b = 0; b < N; ++b) state[i].beams[b].attention = trails[i * N + b];
+  }
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
+    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
     const uint32_t length = step + 1 - uint32_t(prefix.size());  // beam length after the prefix, with the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
@@ -234,9 +266,8 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
         const Candidate& cand = candidates[rank];
         if (cand.token == c.eos_id) {
           if (rank < N) {
-            auto ids_with_eos = s.beams[cand.beam];
-            ids_with_eos.push_back(c.eos_id);
-            s.finished.add(std::move(ids_with_eos), cand.score, length, options.length_penalty, N);
+            s.finished.add(s.beams[cand.beam].then(c.eos_id, step_attention, s.first_row + cand.beam), cand.score,
+                           length, options.length_penalty, N);
           }
         } else {
           continuing.push_back(cand);
@@ -244,11 +275,10 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
       }
       s.done = s.finished.entries.size() >= N &&
                s.finished.worst >= double(candidates.front().score) / std::pow(double(length), double(options.length_penalty));
-      std::vector<std::vector<uint32_t>> beams;
+      std::vector<Path> beams;
       std::vector<float> scores;
       for (const auto& cand : continuing) {
-        beams.push_back(s.beams[cand.beam]);
-        beams.back().push_back(cand.token);
+        beams.push_back(s.beams[cand.beam].then(cand.token, step_attention, s.first_row + cand.beam));
         scores.push_back(cand.score);
       }
       if (!s.done && last) {
@@ -277,8 +307,9 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
     });
     for (uint32_t n = 0; n < std::min<size_t>(options.n_best, entries.size()); ++n) {
       auto ids = prefix;
-      ids.insert(ids.end(), entries[n].ids.begin(), entries[n].ids.end());
-      out[i].push_back({.ids = std::move(ids), .score = float(entries[n].score)});
+      ids.insert(ids.end(), entries[n].path.ids.begin(), entries[n].path.ids.end());
+      out[i].push_back({.ids = std::move(ids), .score = float(entries[n].score),
+                        .attention = unroll(entries[n].path.attention)});
     }
   }
   return out;
@@ -295,11 +326,11 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
   const auto& c = config();
   const uint32_t N = options.beam, K = 2 * N;
   struct Finished {
-    std::vector<uint32_t> ids;
+    Path path;
     float score;
   };
   struct Sentence {
-    std::vector<std::vector<uint32_t>> beams;
+    std::vector<Path> beams;
     std::vector<float> scores;
     std::vector<Finished> finished;
     uint32_t first_row = 0;
@@ -313,16 +344,22 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
     state[i].first_row = i * N;
   }
   const auto& prefix = options.target_prefix;
+  const bool attention = options.needs_attention();
+  std::vector<Trail> trails;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
-                         [&](translate::Plan& plan) { submit("decoder step", plan); });
+                         [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
+  for (uint32_t i = 0; i < sentences && attention; ++i) {
+    for (uint32_t b = 0; b < N; ++b) state[i].beams[b].attention = trails[i * N + b];
+  }
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
+    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
     const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {
@@ -345,9 +382,7 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
         const Candidate& cand = candidates[k];
         if (cand.token != c.eos_id && !last) continue;
         if (k == 0) s.top_finished = true;
-        auto hypothesis = s.beams[cand.beam];
-        hypothesis.push_back(cand.token);
-        s.finished.push_back({std::move(hypothesis), cand.score});
+        s.finished.push_back({s.beams[cand.beam].then(cand.token, step_attention, s.first_row + cand.beam), cand.score});
         for (uint32_t j = secondary; j < K; ++j) {
           if (candidates[j].token != c.eos_id) {
             slots[k] = j;
@@ -364,13 +399,12 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
         s.done = s.finished.size() >= N;
       }
       if (s.done) continue;
-      std::vector<std::vector<uint32_t>> beams;
+      std::vector<Path> beams;
       std::vector<float> scores;
       const uint32_t first = uint32_t(next.size());
       for (uint32_t k = 0; k < N; ++k) {
         const Candidate& cand = candidates[slots[k]];
-        beams.push_back(s.beams[cand.beam]);
-        beams.back().push_back(cand.token);
+        beams.push_back(s.beams[cand.beam].then(cand.token, step_attention, s.first_row + cand.beam));
         scores.push_back(cand.score);
         next.add(s.first_row + cand.beam, cand.token, i);
       }
@@ -388,9 +422,10 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
     std::vector<Hypothesis> hypotheses;
     for (auto& f : state[i].finished) {
       // The prefix counts in the length (not in the sum), as in CTranslate2.
-      f.ids.insert(f.ids.begin(), options.target_prefix.begin(), options.target_prefix.end());
-      const double score = double(f.score) / std::pow(double(f.ids.size()), double(options.length_penalty));
-      hypotheses.push_back({.ids = std::move(f.ids), .score = float(score)});
+      auto& ids = f.path.ids;
+      ids.insert(ids.begin(), options.target_prefix.begin(), options.target_prefix.end());
+      const double score = double(f.score) / std::pow(double(ids.size()), double(options.length_penalty));
+      hypotheses.push_back({.ids = std::move(ids), .score = float(score), .attention = unroll(f.path.attention)});
     }
     std::stable_sort(hypotheses.begin(), hypotheses.end(),
                      [](const Hypothesis& a, const Hypothesis& b) { return *a.score > *b.score; });

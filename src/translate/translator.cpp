@@ -84,6 +84,7 @@ DecodeOptions Translator::model_decode_options() const {
     options.beam = std::clamp(package_decoding_->beam, 1u, kMaxBeam);
     options.length_penalty = package_decoding_->length_penalty;
     options.max_length = package_decoding_->max_decoding_length + 1;  // vkformer counts the start token
+    options.replace_unknowns = package_decoding_->replace_unknowns;
   }
   if (c.ctranslate2_decoding) options.min_length = 1;  // translate_batch's min_decoding_length
   if (package_decoding_) options.min_length = package_decoding_->min_decoding_length;
@@ -280,12 +281,29 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
   return results;
 }
 
+std::string Translator::hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces) const {
+  // CTranslate2's rule: the source piece with the most attention, wherever it is.
+  std::vector<std::string> replacements(hypothesis.ids.size());
+  const uint32_t unk = tokenizer().target_unk_id();
+  for (size_t i = 0; i < hypothesis.ids.size() && i < hypothesis.attention.size() && !source_pieces.empty(); ++i) {
+    const auto& weights = hypothesis.attention[i];
+    if (hypothesis.ids[i] != unk || weights.empty()) continue;
+    const size_t at = size_t(std::max_element(weights.begin(), weights.end()) - weights.begin());
+    if (at < source_pieces.size()) replacements[i] = source_pieces[at];
+  }
+  return tokenizer().decode(hypothesis.ids, replacements);
+}
+
 std::vector<Translation> Translator::translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) {
   std::vector<std::vector<uint32_t>> sources;
   for (const auto& line : lines) sources.push_back(encode(line));
   auto results = translate(sources, options);
-  for (auto& result : results) {
-    for (auto& hypothesis : result.hypotheses) hypothesis.text = tokenizer().decode(hypothesis.ids);
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto pieces = options.replace_unknowns ? tokenizer().source_pieces(lines[i]) : std::vector<std::string>{};
+    for (auto& hypothesis : results[i].hypotheses) {
+      hypothesis.text = hypothesis_text(hypothesis, pieces);
+      if (!options.return_attention) hypothesis.attention.clear();
+    }
   }
   return results;
 }

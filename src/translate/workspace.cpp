@@ -38,7 +38,8 @@ std::map<std::string, uint64_t> Workspace::buffer_bytes(const ModelConfig& c, co
                                         {"logits", floats(rows * c.vocab_size)},
                                         {"next ids", rows * 4},
                                         {"top ids", rows * capacity.top_k * 4},
-                                        {"top values", rows * capacity.top_k * 4}};
+                                        {"top values", rows * capacity.top_k * 4},
+                                        {"attention scores", floats(rows * c.decoder_heads * capacity.source)}};
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     bytes[fmt::format("decoder {} cross k/v", l)] = floats(enc_rows * 2 * d);
     bytes[fmt::format("decoder {} k/v cache", l)] = floats(rows * capacity.target * 2 * d);
@@ -75,6 +76,7 @@ Workspace::Workspace(Context& context, const Weights& weights, const Capacity& c
   next_ids_ = make("next ids", true);
   top_ids_ = make("top ids", true);
   top_values_ = make("top values", true);
+  scores_ = make("attention scores", true);
 }
 
 void Workspace::set_shape(const Capacity& shape) {
@@ -100,11 +102,11 @@ Plan& Workspace::encoder(uint32_t sentences) {
   return *plan;
 }
 
-Plan& Workspace::decoder(uint32_t rows, uint32_t top_k, bool ban_end) {
-  auto& plan = decoder_plans_[{rows, top_k, ban_end}];
+Plan& Workspace::decoder(uint32_t rows, uint32_t top_k, bool ban_end, bool scores) {
+  auto& plan = decoder_plans_[{rows, top_k, ban_end, scores}];
   if (!plan) {
     plan = std::make_unique<Plan>();
-    record_decoder(*plan, rows, top_k, ban_end);
+    record_decoder(*plan, rows, top_k, ban_end, scores);
   }
   return *plan;
 }
@@ -224,7 +226,17 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   plan.finish();
 }
 
-void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end) {
+uint32_t Workspace::alignment_layer() const {
+  const auto& c = weights_.config();
+  const int32_t layer = c.alignment_layer < 0 ? int32_t(c.decoder_layers) + c.alignment_layer : c.alignment_layer;
+  if (layer < 0 || layer >= int32_t(c.decoder_layers)) {
+    throw Error(fmt::format("the model's alignment layer {} is not one of its {} decoder layers", c.alignment_layer,
+                            c.decoder_layers));
+  }
+  return uint32_t(layer);
+}
+
+void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, bool scores) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
@@ -256,7 +268,8 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                      {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
                       .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
                       .sentence_offset = sentence_offset(), .length_offset = length_offset(),
-                      .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale},
+                      .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
+                      .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
                      "cross attention");
     linear(s, context_, ctx, w.cross_out, tmp, rows, "cross out proj");
     residual(s, context_, c, tmp, y, w.cross_norm, rows, "cross norm");
@@ -288,6 +301,28 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
 
 std::vector<float> Workspace::logits(uint32_t rows) const {
   return logits_.download<float>(size_t(rows) * weights_.config().vocab_size);
+}
+
+std::vector<std::vector<float>> Workspace::attention(uint32_t rows) const {
+  const auto& c = weights_.config();
+  const uint32_t heads = c.decoder_heads, S = shape_.source;
+  const uint32_t averaged = c.alignment_heads == 0 ? heads : std::min(c.alignment_heads, heads);
+  const auto scores = scores_.download<float>(size_t(rows) * heads * S);
+  const uint32_t* s = state();
+  std::vector<std::vector<float>> out(rows);
+  for (uint32_t r = 0; r < rows; ++r) {
+    const uint32_t length = std::min(s[length_offset() + s[sentence_offset() + r]], S);
+    std::vector<double> mean(length, 0.0);
+    for (uint32_t h = 0; h < averaged; ++h) {
+      const float* x = &scores[(size_t(r) * heads + h) * S];
+      const double top = length ? double(*std::max_element(x, x + length)) : 0.0;
+      double total = 0.0;
+      for (uint32_t t = 0; t < length; ++t) total += std::exp(double(x[t]) - top);
+      for (uint32_t t = 0; t < length; ++t) mean[t] += std::exp(double(x[t]) - top) / total / averaged;
+    }
+    out[r].assign(mean.begin(), mean.end());
+  }
+  return out;
 }
 
 std::vector<float> Workspace::encoder_output(uint32_t sentences) const {

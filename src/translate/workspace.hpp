@@ -49,6 +49,9 @@ class Workspace {
   // decoder positions | source positions], written by the host before each submit. The positions index
   // the position tables of models that have them (ModelConfig::position_table).
   uint32_t* state() { return static_cast<uint32_t*>((state_host_.mapped() ? state_host_ : state_).mapped_pointer()); }
+  const uint32_t* state() const {
+    return static_cast<const uint32_t*>((state_host_.mapped() ? state_host_ : state_).mapped_pointer());
+  }
   uint32_t ids_offset() const { return 1; }
   uint32_t trace_offset() const { return 1 + capacity_.rows; }
   uint32_t sentence_offset() const { return trace_offset() + capacity_.rows * capacity_.target; }
@@ -63,18 +66,24 @@ class Workspace {
   void set_step(uint32_t step, uint32_t rows);
 
   Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
-  // top_k 0: greedy (argmax); ban_end: the end token may not be chosen (a minimum decoding length).
-  Plan& decoder(uint32_t rows, uint32_t top_k, bool ban_end = false);
+  // top_k 0: greedy (argmax); ban_end: the end token may not be chosen (a minimum decoding length);
+  // scores: the alignment layer's cross attention also writes its scores, for attention().
+  Plan& decoder(uint32_t rows, uint32_t top_k, bool ban_end = false, bool scores = false);
 
   std::vector<uint32_t> argmax_ids(uint32_t rows) const { return next_ids_.download<uint32_t>(rows); }
   std::vector<uint32_t> top_ids(uint32_t rows, uint32_t k) const { return top_ids_.download<uint32_t>(size_t(rows) * k); }
   std::vector<float> top_values(uint32_t rows, uint32_t k) const { return top_values_.download<float>(size_t(rows) * k); }
   std::vector<float> logits(uint32_t rows) const;
+  // After a step whose plan wrote scores: each row's attention over its sentence's source positions in
+  // the alignment layer (ModelConfig::alignment_layer), the softmax of each head's scores averaged over
+  // the first alignment_heads heads (0: all).
+  std::vector<std::vector<float>> attention(uint32_t rows) const;
   std::vector<float> encoder_output(uint32_t sentences) const;
 
  private:
   void record_encoder(Plan& plan, uint32_t sentences);
-  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end);
+  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, bool scores);
+  uint32_t alignment_layer() const;
   Sequence& add_sequence(Plan& plan, const std::string& name);
   void record_embedding(Sequence& s, const RowBlocks& table, const RowBlocks& positions, uint32_t ids_offset,
                         uint32_t position_offset, float scale, const PositionEncoding& encoding, View out, View tmp,
@@ -93,9 +102,9 @@ class Workspace {
   std::vector<Buffer> cross_kv_;
   Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;
   std::vector<Buffer> caches_;
-  Buffer next_ids_, top_ids_, top_values_;
+  Buffer next_ids_, top_ids_, top_values_, scores_;
   std::map<uint32_t, std::unique_ptr<Plan>> encoder_plans_;
-  std::map<std::tuple<uint32_t, uint32_t, bool>, std::unique_ptr<Plan>> decoder_plans_;
+  std::map<std::tuple<uint32_t, uint32_t, bool, bool>, std::unique_ptr<Plan>> decoder_plans_;
 };
 
 }  // namespace vkformer::translate

@@ -57,6 +57,14 @@ class Tokenizer {
   // for Marian; eos, bos, the decoder start token and unk for Argos; only eos for the tokens kind, which shows
   // unk as its token, as CTranslate2 returns it) and joins the target pieces.
   std::string decode(const std::vector<uint32_t>& ids) const;
+  // decode() with ids[i] spelled replacements[i] where that is given and not empty, even a token decode()
+  // drops (replace_unknowns puts source pieces in place of unk).
+  std::string decode(const std::vector<uint32_t>& ids, const std::vector<std::string>& replacements) const;
+  // The pieces encode(text) maps to ids, one per id (bos and eos as their tokens), spelled as in the text:
+  // an unknown piece keeps its characters. Throws Error as encode() does.
+  std::vector<std::string> source_pieces(const std::string& text) const;
+  // The target piece of each id, special tokens included (labels for attention maps).
+  std::vector<std::string> target_pieces(const std::vector<uint32_t>& ids) const;
 
   TokenizerKind kind() const { return kind_; }
   // Target ids to force after the decoder start token; decode() drops them.
@@ -65,6 +73,7 @@ class Tokenizer {
   uint32_t eos_id() const { return eos_id_; }
   uint32_t pad_id() const { return pad_id_; }
   uint32_t unk_id() const { return unk_id_; }
+  uint32_t target_unk_id() const { return target_unk_id_; }
 
  private:
   uint32_t source_id(const std::string& piece) const;
@@ -76,7 +85,8 @@ class Tokenizer {
   std::vector<std::string> target_pieces_;  // by id
   std::vector<bool> skipped_;               // by target id: dropped by decode()
   std::vector<uint32_t> target_prefix_;
-  uint32_t eos_id_ = 0, pad_id_ = 0, unk_id_ = 0, bos_id_ = 0;
+  uint32_t eos_id_ = 0, pad_id_ = 0, unk_id_ = 0, bos_id_ = 0, target_unk_id_ = 0;
+  std::string eos_piece_ = "</s>", bos_piece_;
   bool add_bos_ = false, add_eos_ = true;
 };
 

@@ -27,6 +27,9 @@ struct AttentionArgs {
   View out;
   uint32_t out_stride = 0;
   float scale = 1.0f;
+  // Cross only, optional: each key's scaled score q.k, [rows, heads, source_capacity] (keys past a
+  // sentence's length left unwritten), for attention weights read by the host.
+  View scores;
 };
 
 void record_attention(Sequence& sequence, Context& context, const AttentionArgs& args,
