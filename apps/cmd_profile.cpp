@@ -1,5 +1,6 @@
 #include <chrono>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -18,7 +19,11 @@ struct ProfileArgs {
   ContextOptions context;
   std::string model;
   std::optional<Element> precision;  // unset: as the model stores them
-  DecodeOptions decode;
+  // Unset: the model's, as `translate` decodes.
+  std::optional<uint32_t> beam;
+  std::optional<float> length_penalty;
+  uint32_t max_length = 0;  // 0: the model's
+  uint32_t batch_size = 32;
   std::vector<std::string> texts;
   std::string trace, chart;
   bool json = false;
@@ -33,7 +38,13 @@ void write_file(const std::string& path, const std::string& content) {
 int run_profile(const ProfileArgs& args) {
   Context context(args.context);
   const bool timestamps = context.info().timestamp_valid_bits > 0;
-  Translator translator(context, resolve_model(args.model), timestamps, args.precision);
+  const std::string model = resolve_model(args.model).lexically_normal().string();
+  Translator translator(context, model, timestamps, args.precision);
+  DecodeOptions decode = translator.model_decode_options();
+  decode.beam = args.beam.value_or(decode.beam);
+  decode.length_penalty = args.length_penalty.value_or(decode.length_penalty);
+  if (args.max_length) decode.max_length = args.max_length;
+  decode.batch_sentences = args.batch_size;
   std::vector<std::string> lines = args.texts;
   if (lines.empty()) {
     for (std::string line; read_line(line);) lines.push_back(line);
@@ -51,19 +62,19 @@ int run_profile(const ProfileArgs& args) {
   // pipelines, so both measurements are of steady-state work.
   double plain_wall = 0;
   {
-    Translator plain(context, resolve_model(args.model), false, args.precision);
-    plain.translate(sources, args.decode);
+    Translator plain(context, model, false, args.precision);
+    plain.translate(sources, decode);
     const auto plain_start = std::chrono::steady_clock::now();
-    plain.translate(sources, args.decode);
+    plain.translate(sources, decode);
     plain_wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - plain_start).count();
   }
-  translator.translate(sources, args.decode);
+  translator.translate(sources, decode);
   Profiler profiler(timestamps);
   const DeviceCeilings ceilings = timestamps ? measure_ceilings(context) : DeviceCeilings{};
   profiler.set_ceilings(ceilings);
   translator.set_observer(&profiler);
   const auto start = std::chrono::steady_clock::now();
-  const auto results = translator.translate(sources, args.decode);
+  const auto results = translator.translate(sources, decode);
   const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   translator.set_observer(nullptr);
 
@@ -72,6 +83,10 @@ int run_profile(const ProfileArgs& args) {
   if (args.json) {
     auto summary = profiler.summary();
     summary["device"] = context.info().name;
+    summary["model"] = model;
+    summary["beam"] = decode.beam;
+    summary["length_penalty"] = decode.length_penalty;
+    summary["batch_size"] = decode.batch_sentences;
     summary["wall_ms"] = wall;
     summary["wall_ms_without_timestamps"] = plain_wall;
     summary["ceilings"] = {{"gflops", ceilings.gflops}, {"gbps", ceilings.gbps}};
@@ -79,14 +94,20 @@ int run_profile(const ProfileArgs& args) {
     summary["target_tokens"] = tokens;
     out("{}\n", summary.dump(2));
   } else {
-    out("device: {} | tuning: {} | {} sentences, {} target tokens, beam {}, wall {:.1f} ms\n",
-        context.info().name, context.tuning().name, lines.size(), tokens, args.decode.beam, wall);
+    out("device: {} | tuning: {} | model: {}\n{} sentences, {} target tokens, beam {}, length penalty {}, batch size "
+        "{}, wall {:.1f} ms\n",
+        context.info().name, context.tuning().name, model, lines.size(), tokens, decode.beam, decode.length_penalty,
+        decode.batch_sentences, wall);
     out("without timestamps the same translation took {:.1f} ms: profiling overhead {:+.1f}%\n", plain_wall,
         100.0 * (wall - plain_wall) / plain_wall);
     out("{}", profiler.table());
   }
   if (!args.trace.empty()) write_file(args.trace, profiler.chrome_trace().dump());
-  if (!args.chart.empty()) write_file(args.chart, profiler.svg_chart());
+  if (!args.chart.empty()) {
+    write_file(args.chart, profiler.svg_chart({.device = context.info().name, .model = model, .beam = decode.beam,
+                                               .batch_size = decode.batch_sentences, .sentences = lines.size(),
+                                               .wall_ms = wall}));
+  }
   return 0;
 }
 
@@ -96,8 +117,19 @@ void add_profile(CLI::App& app, Run& run) {
   auto* command = app.add_subcommand("profile", "Translate and time every layer and dispatch with GPU timestamps");
   static ProfileArgs args;
   add_model_options(command, args.model, args.context, args.precision);
-  command->add_option("--beam", args.decode.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 8));
-  command->add_option("--batch-size", args.decode.batch_sentences, "Sentences per batch")->check(CLI::Range(1, 4096));
+  command->add_option("--beam", args.beam, "Beam size, 1 = greedy (default: the model's, as translate)")
+      ->check(CLI::Range(1u, kMaxBeam));
+  command
+      ->add_option("--length-penalty", args.length_penalty,
+                   "Beam scores are divided by length^penalty (default: the model's, as translate)")
+      ->check(finite_between(-10, 10));
+  command
+      ->add_option("--max-length", args.max_length,
+                   "Most tokens per output, counting the start token (default: the model's max_length)")
+      ->check(CLI::Range(2u, std::numeric_limits<uint32_t>::max()));
+  command->add_option("--batch-size", args.batch_size, "Sentences per batch")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   command->add_option("--trace", args.trace, "Write a Chrome trace (Perfetto, chrome://tracing) to this file");
   command->add_option("--chart", args.chart, "Write an SVG chart of time per layer and dispatch to this file");
   command->add_flag("--json", args.json, "Print the figures as JSON");

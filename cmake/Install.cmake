@@ -8,6 +8,8 @@ install(TARGETS vkformer EXPORT vkformerTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vkformer DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The MIT licence asks for its notice in every copy; the model directory below carries its own LICENSE.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 if(VKFORMER_BUILD_CLI)
   install(TARGETS vkformer_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

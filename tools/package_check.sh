@@ -50,6 +50,7 @@ cmake --install "$build/subdir" --prefix "$build/stage" > "$build/install.log"
 mv "$build/stage" "$build/prefix"  # relocatable: nothing may point into the stage directory
 prefix=$build/prefix
 for file in include/vkformer/translator.hpp bin/vkformer share/vkformer/models/en-de/model.safetensors \
+            share/vkformer/models/en-de/LICENSE share/doc/vkformer/LICENSE \
             lib/cmake/vkformer/vkformerConfig.cmake lib/cmake/vkformer/vkformerConfigVersion.cmake; do
   [ -e "$prefix/$file" ] || fail "the install has no $file"
 done

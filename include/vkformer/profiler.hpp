@@ -1,4 +1,6 @@
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,10 @@
 #include "vkformer/translator.hpp"
 
 namespace vkformer {
+
+// `count` different "#rrggbb" colours, the chart's for its dispatch kinds in the order they first occur;
+// a longer list begins with a shorter one.
+std::vector<std::string> chart_colors(size_t count);
 
 // Collects the timestamps of every submit a Translator makes (it must be built with timestamps on) and
 // turns them into a table, JSON, a Chrome trace and an SVG chart. Devices without timestamps on the
@@ -31,6 +37,13 @@ class Profiler final : public SubmitObserver {
     std::vector<Layer> layers;
     double gpu_ms() const;
   };
+  // What the chart's title says about the run.
+  struct Run {
+    std::string device, model;
+    uint32_t beam = 1, batch_size = 0;
+    size_t sentences = 0;
+    double wall_ms = 0;
+  };
 
   explicit Profiler(bool timestamps) : timestamps_(timestamps) {}
   void submitted(const std::string& kind, const translate::Plan& plan, double wall_ms) override;
@@ -44,7 +57,8 @@ class Profiler final : public SubmitObserver {
   std::string table() const;
   nlohmann::json summary() const;
   nlohmann::json chrome_trace() const;
-  std::string svg_chart() const;
+  // One bar per layer split by dispatch kind, each kind its own colour, on an axis in ms.
+  std::string svg_chart(const Run& run) const;
 
  private:
   bool timestamps_;

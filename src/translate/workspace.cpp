@@ -145,14 +145,15 @@ static float embedding_scale(const ModelConfig& c, const std::optional<float>& s
   return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f;
 }
 
-// A sublayer's residual connection. Post-norm (Marian): x = LayerNorm(x + f); pre-norm: x = x + f (its
-// input was normalized by pre_norm() first).
+// A sublayer's residual connection. Post-norm (Marian): x = LayerNorm(x + f), "SUBLAYER norm"; pre-norm:
+// x = x + f, "SUBLAYER residual" (its input was normalized by pre_norm() first).
 static void residual(Sequence& s, Context& context, const ModelConfig& c, View f, View x, const Norm& norm,
-                     uint32_t rows, std::string_view label) {
+                     uint32_t rows, std::string_view sublayer) {
   if (c.pre_norm) {
-    record_elementwise(s, context, x, f, x, rows * c.d_model, Activation::none, label);
+    record_elementwise(s, context, x, f, x, rows * c.d_model, Activation::none, std::string(sublayer) + " residual");
   } else {
-    record_layer_norm(s, context, f, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps, label);
+    record_layer_norm(s, context, f, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps,
+                      std::string(sublayer) + " norm");
   }
 }
 
@@ -195,7 +196,7 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
     const auto& w = weights_.encoder[l];
     Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
     // The normed input goes to the context buffer: the attention overwrites it only after the qkv matmul.
-    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.attention_norm, rows, "attention pre-norm"), w.qkv,
+    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.attention_norm, rows, "self pre-norm"), w.qkv,
            {&enc_qkv_, 0}, rows, "qkv");
     // Self attention over the sentence's positions up to its length: the decoder's fused cross-attention
     // kernel with the sentence taken from the row (one dispatch instead of scores, softmax and values).
@@ -205,22 +206,22 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
                       .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
                       .out = ctx, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
                      "self attention");
-    linear(s, context_, ctx, w.out, tmp, rows, "out proj");
-    residual(s, context_, c, tmp, x, w.attention_norm, rows, "attention norm");
+    linear(s, context_, ctx, w.out, tmp, rows, "self out proj");
+    residual(s, context_, c, tmp, x, w.attention_norm, rows, "self");
     linear(s, context_, pre_norm(s, context_, c, x, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&enc_ffn_, 0},
            rows, "ffn1", c.activation);
     linear(s, context_, {&enc_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
-    residual(s, context_, c, tmp, x, w.ffn_norm, rows, "ffn norm");
+    residual(s, context_, c, tmp, x, w.ffn_norm, rows, "ffn");
     s.end();
   }
   // Cross-attention keys and values depend only on the encoder output: once per batch, not per step.
   Sequence& s = add_sequence(plan, "encoder cross k/v");
   if (c.encoder_final_norm) {
     const auto& n = weights_.encoder_norm;
-    record_layer_norm(s, context_, x, {}, n.gamma, n.beta, x, rows, d, c.layer_norm_eps, "encoder final norm");
+    record_layer_norm(s, context_, x, {}, n.gamma, n.beta, x, rows, d, c.layer_norm_eps, "final norm");
   }
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
-    linear(s, context_, x, weights_.decoder[l].cross_kv, {&cross_kv_[l], 0}, rows, fmt::format("cross k/v L{}", l));
+    linear(s, context_, x, weights_.decoder[l].cross_kv, {&cross_kv_[l], 0}, rows, "cross k/v");
   }
   s.end();
   plan.finish();
@@ -259,9 +260,9 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                       .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
                       .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
-                     "self attention");
+                     "cached self attention");
     linear(s, context_, ctx, w.self_out, tmp, rows, "self out proj");
-    residual(s, context_, c, tmp, y, w.self_norm, rows, "self norm");
+    residual(s, context_, c, tmp, y, w.self_norm, rows, "self");
     linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
            {&dec_q_, 0}, rows, "cross q");
     record_attention(s, context_,
@@ -272,17 +273,17 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                       .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
                      "cross attention");
     linear(s, context_, ctx, w.cross_out, tmp, rows, "cross out proj");
-    residual(s, context_, c, tmp, y, w.cross_norm, rows, "cross norm");
+    residual(s, context_, c, tmp, y, w.cross_norm, rows, "cross");
     linear(s, context_, pre_norm(s, context_, c, y, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&dec_ffn_, 0},
            rows, "ffn1", c.activation);
     linear(s, context_, {&dec_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
-    residual(s, context_, c, tmp, y, w.ffn_norm, rows, "ffn norm");
+    residual(s, context_, c, tmp, y, w.ffn_norm, rows, "ffn");
     s.end();
   }
   Sequence& s = add_sequence(plan, "decoder output");
   if (c.decoder_final_norm) {
     const auto& n = weights_.decoder_norm;
-    record_layer_norm(s, context_, y, {}, n.gamma, n.beta, y, rows, d, c.layer_norm_eps, "decoder final norm");
+    record_layer_norm(s, context_, y, {}, n.gamma, n.beta, y, rows, d, c.layer_norm_eps, "final norm");
   }
   output_projection(s, context_, y, weights_.output, {&logits_, 0}, rows);
   // The kernels ban one token: the end token below a minimum length (CTranslate2 models, which ban
