@@ -69,7 +69,9 @@ void write_output(std::string_view text) {
 }
 
 void flush_output() {
-  if (std::fflush(stdout) != 0) throw output_error(std::strerror(errno));
+  // ferror too: a write that failed before (when more than a buffer of --help text was written) leaves
+  // nothing for fflush to fail on.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw output_error(std::strerror(errno));
 }
 
 bool read_line(std::string& line) {
