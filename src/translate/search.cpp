@@ -338,6 +338,13 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
         return uint64_t(a.beam) * c.vocab_size + a.token < uint64_t(b.beam) * c.vocab_size + b.token;
       });
       candidates.resize(K);
+      // Only the best candidate may end at the first step after a target prefix: CTranslate2 turns an end
+      // token further down into token 0 with score -1e10 (update_sample_with_prefix), a beam that stays.
+      if (!prefix.empty() && step == prefix.size()) {
+        for (uint32_t k = 1; k < K; ++k) {
+          if (candidates[k].token == c.eos_id) candidates[k] = {-1e10f, candidates[k].beam, 0};
+        }
+      }
       std::vector<uint32_t> slots(N);
       uint32_t secondary = N;
       for (uint32_t k = 0; k < N; ++k) {
