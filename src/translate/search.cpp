@@ -9,6 +9,7 @@
 #include "vkformer/error.hpp"
 #include "vkformer/ops/argmax.hpp"
 #include "vkformer/translator.hpp"
+#include "repetition.hpp"
 
 namespace vkformer {
 
@@ -59,6 +60,7 @@ using translate::check_finite;
 using translate::first_rows;
 using translate::NonFiniteLogits;
 using translate::power_of_two_at_least;
+using translate::RepetitionRules;
 using translate::Rows;
 using translate::start_token;
 using translate::Workspace;
@@ -109,10 +111,12 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   std::vector<double> sums(sentences, 0.0);
   Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); });
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -132,6 +136,7 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
       if (token != c.eos_id) next.add(j, token, sentence);
     }
     if (next.size() == 0 || step + 2 >= max_length) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
@@ -200,11 +205,13 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
   const auto& prefix = options.target_prefix;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); });
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -265,6 +272,7 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
       s.scores = std::move(scores);
     }
     if (next.size() == 0) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
@@ -315,11 +323,13 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
   const auto& prefix = options.target_prefix;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); });
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -386,6 +396,7 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
       s.scores = std::move(scores);
     }
     if (next.size() == 0) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
