@@ -441,17 +441,7 @@ void add_translate(CLI::App& app, Run& run) {
       ->add_option("--sampling-temperature", args.sampling_temperature,
                    "Sampling probabilities are softmax(log-probability / T) over the top K; above 0 (default 1; "
                    "towards 0 more like greedy)")
-      ->check(CLI::Validator(
-          [](const std::string& value) -> std::string {
-            double number = 0;
-            const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-            if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) || number <= 0 ||
-                number > 1e6) {
-              return fmt::format("{} is not a number above 0 and at most 1e6", value);
-            }
-            return {};
-          },
-          "FLOAT > 0"));
+      ->check(finite_above_zero(1e6));
   command
       ->add_option("--seed", args.decode.seed,
                    "Seed of the sampling: the same seed, input and options give the same output, however the "
@@ -466,6 +456,17 @@ void add_translate(CLI::App& app, Run& run) {
             return {};
           },
           "UINT64"))
+      ->capture_default_str();
+  command
+      ->add_option("--repetition-penalty", args.decode.repetition_penalty,
+                   "Logits of tokens already in the output are multiplied by P where negative and divided by it "
+                   "elsewhere, as the model's runtime does (transformers or CTranslate2); above 1 discourages "
+                   "repeats, 1 (the default) is off")
+      ->check(finite_above_zero(1e6))
+      ->capture_default_str();
+  command
+      ->add_option("--no-repeat-ngram-size", args.decode.no_repeat_ngram_size,
+                   "No N-gram of tokens occurs twice in an output (0, the default: off)")
       ->capture_default_str();
   command
       ->add_option("--max-length", args.decode.max_length,

@@ -45,5 +45,7 @@ void add_model_options(CLI::App* command, std::string& model, ContextOptions& co
 void add_weights_option(CLI::App* command, std::optional<Element>& precision);
 // Accepts a finite number in [low, high]; CLI11's Range lets NaN through.
 CLI::Validator finite_between(double low, double high);
+// Accepts a finite number above 0 and at most `high`.
+CLI::Validator finite_above_zero(double high);
 
 }  // namespace vkformer::cli

@@ -91,4 +91,17 @@ CLI::Validator finite_between(double low, double high) {
   return CLI::Validator(check, fmt::format("FLOAT in [{} - {}]", low, high));
 }
 
+CLI::Validator finite_above_zero(double high) {
+  const auto check = [high](const std::string& value) -> std::string {
+    double number = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) || number <= 0 ||
+        number > high) {
+      return fmt::format("{} is not a number above 0 and at most {:g}", value, high);
+    }
+    return {};
+  };
+  return CLI::Validator(check, "FLOAT > 0");
+}
+
 }  // namespace vkformer::cli

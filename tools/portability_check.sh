@@ -139,7 +139,7 @@ fi
 export VK_DRIVER_FILES=$mesa25/lvp_icd.json LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 if expect_device '"driver_info": "Mesa 25'; then
   conformance "Mesa 25" generic
-  conformance "Mesa 25" cpu elementwise softmax layer_norm embed_position argmax topk attention
+  conformance "Mesa 25" cpu elementwise softmax layer_norm embed_position argmax topk logits_edit attention
   engine "Mesa 25" cpu "$all_engine_tests" 1
   engine "Mesa 25" generic "$tiny_engine_tests" 1
 fi

@@ -46,6 +46,13 @@ struct DecodeOptions {
   uint32_t sampling_topk = 1;
   float sampling_temperature = 1.0f;
   uint64_t seed = 0;
+  // Discouraging repeats, as the model's runtime does (transformers' generate() for Marian models,
+  // CTranslate2's translate_batch otherwise): the logit x of every token already in the output becomes
+  // x * repetition_penalty below 0 and x / repetition_penalty otherwise (above 0; 1 changes nothing), and
+  // with no_repeat_ngram_size N > 0 no N-gram of tokens occurs twice in the output (0: off). Which tokens
+  // count and where it applies differ by runtime: see docs/MODELS.md.
+  float repetition_penalty = 1.0f;
+  uint32_t no_repeat_ngram_size = 0;
   // The index the call's first sentence has in the generators' seeds: a caller that splits one input into
   // several calls gives each call its first sentence's position in the input (the CLI: line number - 1).
   uint64_t first_sentence = 0;

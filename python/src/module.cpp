@@ -127,7 +127,8 @@ class PyTranslator {
                                                  std::optional<long long> max_decoding_length,
                                                  std::optional<long long> max_batch_size, bool return_scores,
                                                  bool return_attention, long long sampling_topk,
-                                                 double sampling_temperature, long long sampling_seed) {
+                                                 double sampling_temperature, long long sampling_seed,
+                                                 double repetition_penalty, long long no_repeat_ngram_size) {
     if (return_attention) {
       throw Error("return_attention: vkformer does not return attention weights (its attention kernels keep them on the device)");
     }
@@ -148,6 +149,11 @@ class PyTranslator {
     options.sampling_topk = uint32_t(sampling_topk);
     options.sampling_temperature = float(sampling_temperature);
     options.seed = uint64_t(sampling_seed);
+    if (no_repeat_ngram_size < 0 || no_repeat_ngram_size > (1ll << 30)) {
+      throw Error(fmt::format("no_repeat_ngram_size {}: it must be between 0 (off) and 2^30", no_repeat_ngram_size));
+    }
+    options.repetition_penalty = float(repetition_penalty);  // the engine checks it is above 0
+    options.no_repeat_ngram_size = uint32_t(no_repeat_ngram_size);
     if (length_penalty) {
       if (!std::isfinite(*length_penalty)) throw Error(fmt::format("length_penalty {}: it must be finite", *length_penalty));
       options.length_penalty = float(*length_penalty);
@@ -311,7 +317,8 @@ PYBIND11_MODULE(_vkformer, m) {
            py::arg("beam_size") = py::none(), py::arg("num_hypotheses") = 1, py::arg("length_penalty") = py::none(),
            py::arg("max_decoding_length") = py::none(), py::arg("max_batch_size") = py::none(),
            py::arg("return_scores") = false, py::arg("return_attention") = false, py::arg("sampling_topk") = 1,
-           py::arg("sampling_temperature") = 1.0, py::arg("sampling_seed") = 0);
+           py::arg("sampling_temperature") = 1.0, py::arg("sampling_seed") = 0, py::arg("repetition_penalty") = 1.0,
+           py::arg("no_repeat_ngram_size") = 0);
 
   m.def("devices", &devices, "The Vulkan devices: index, name, type, vendor, driver, api_version");
 }

@@ -13,6 +13,7 @@ std::vector<Case> layer_norm_cases();
 std::vector<Case> embed_position_cases();
 std::vector<Case> argmax_cases();
 std::vector<Case> topk_cases();
+std::vector<Case> logits_edit_cases();
 std::vector<Case> attention_cases();
 std::vector<Case> limits_cases();
 

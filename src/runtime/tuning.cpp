@@ -43,7 +43,7 @@ const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
       {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
-      {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1},
+      {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
   };
   return table;
 }
@@ -69,8 +69,10 @@ std::vector<KernelNeeds> kernel_needs(const Tuning& t) {
   }
   // partial[WG * MAX_M] with k-splitting; MAX_M is at most gemv_rows.
   needs.push_back({"matmul_gemv", t.gemv_wg, 1, t.gemv_k_split > 1 ? kFloat * t.gemv_wg * t.gemv_rows : kFloat});
-  // topk.comp holds three WG-sized arrays, the most of the row reductions (softmax and argmax two, layer_norm one).
-  needs.push_back({"row reductions (softmax, layer_norm, argmax, topk, attention, elementwise, embed_position)",
+  // topk.comp holds three WG-sized arrays, the most of the row reductions (softmax, argmax and logits_edit two,
+  // layer_norm one).
+  needs.push_back({"row reductions (softmax, layer_norm, argmax, topk, logits_edit, attention, elementwise, "
+                   "embed_position)",
                    t.reduce_wg, 1, 3 * kFloat * t.reduce_wg});
   // attention.cpp takes attention_wg only where its shared memory fits, so only the workgroup is checked.
   if (t.attention_wg) needs.push_back({"attention_wg", t.attention_wg, 1, 0});

@@ -9,6 +9,7 @@
 #include "vkformer/error.hpp"
 #include "vkformer/ops/argmax.hpp"
 #include "vkformer/translator.hpp"
+#include "repetition.hpp"
 
 namespace vkformer {
 
@@ -58,7 +59,7 @@ Rows first_rows(Workspace& ws, uint32_t sentences, uint32_t per_sentence, uint32
   for (uint32_t step = 0; step < prefix.size(); ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    run(ws.decoder(bucket, 0, false, trails != nullptr));
+    run(ws.decoder(bucket, 0, false, Edits::none, trails != nullptr));
     if (trails) {
       const auto attention = ws.attention(uint32_t(rows.size()));
       for (uint32_t j = 0; j < rows.size(); ++j) (*trails)[j] = extend((*trails)[j], attention, j);
@@ -78,6 +79,7 @@ using translate::first_rows;
 using translate::NonFiniteLogits;
 using translate::Path;
 using translate::power_of_two_at_least;
+using translate::RepetitionRules;
 using translate::Rows;
 using translate::start_token;
 using translate::Trail;
@@ -132,10 +134,12 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
   std::vector<Trail> trails;  // per sentence: greedy keeps one row per sentence
   Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -157,6 +161,7 @@ std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, co
       if (token != c.eos_id) next.add(j, token, sentence);
     }
     if (next.size() == 0 || step + 2 >= max_length) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
@@ -231,11 +236,13 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
   for (uint32_t i = 0; i < sentences && attention; ++i) {
     for (uint32_t b = 0; b < N; ++b) state[i].beams[b].attention = trails[i * N + b];
   }
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -295,6 +302,7 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
       s.scores = std::move(scores);
     }
     if (next.size() == 0) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }
@@ -351,11 +359,13 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
   for (uint32_t i = 0; i < sentences && attention; ++i) {
     for (uint32_t b = 0; b < N; ++b) state[i].beams[b].attention = trails[i * N + b];
   }
+  RepetitionRules repetition(options, c);
+  repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
     ws.set_step(step, bucket);
-    submit("decoder step", ws.decoder(bucket, K, step - prefix.size() < options.min_length, attention));
+    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
     const auto ids = ws.top_ids(bucket, K);
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
@@ -375,6 +385,13 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
         return uint64_t(a.beam) * c.vocab_size + a.token < uint64_t(b.beam) * c.vocab_size + b.token;
       });
       candidates.resize(K);
+      // Only the best candidate may end at the first step after a target prefix: CTranslate2 turns an end
+      // token further down into token 0 with score -1e10 (update_sample_with_prefix), a beam that stays.
+      if (!prefix.empty() && step == prefix.size()) {
+        for (uint32_t k = 1; k < K; ++k) {
+          if (candidates[k].token == c.eos_id) candidates[k] = {-1e10f, candidates[k].beam, 0};
+        }
+      }
       std::vector<uint32_t> slots(N);
       uint32_t secondary = N;
       for (uint32_t k = 0; k < N; ++k) {
@@ -413,6 +430,7 @@ std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspa
       s.scores = std::move(scores);
     }
     if (next.size() == 0) break;
+    repetition.advance(next);
     write_rows(ws, step, next, power_of_two_at_least(uint32_t(next.size())), c.pad_id);
     rows = std::move(next);
   }

@@ -216,6 +216,9 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
   if (!std::isfinite(options.sampling_temperature) || options.sampling_temperature <= 0.0f) {
     throw Error("sampling temperature must be a finite number above 0");
   }
+  if (!std::isfinite(options.repetition_penalty) || options.repetition_penalty <= 0.0f) {
+    throw Error("repetition penalty must be a finite number above 0");
+  }
   if (options.beam > 1 && (options.sampling_topk > 1 || options.sampling_temperature != 1.0f)) {
     throw Error("random sampling needs beam size 1 (sampling top-k and temperature are for greedy decoding)");
   }

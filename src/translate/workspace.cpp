@@ -10,6 +10,7 @@
 #include "vkformer/ops/elementwise.hpp"
 #include "vkformer/ops/embed_position.hpp"
 #include "vkformer/ops/layer_norm.hpp"
+#include "vkformer/ops/logits_edit.hpp"
 #include "vkformer/ops/matmul.hpp"
 #include "vkformer/ops/topk.hpp"
 
@@ -39,7 +40,8 @@ std::map<std::string, uint64_t> Workspace::buffer_bytes(const ModelConfig& c, co
                                         {"next ids", rows * 4},
                                         {"top ids", rows * capacity.top_k * 4},
                                         {"top values", rows * capacity.top_k * 4},
-                                        {"attention scores", floats(rows * c.decoder_heads * capacity.source)}};
+                                        {"attention scores", floats(rows * c.decoder_heads * capacity.source)},
+                                        {"logit edits", logits_edit_words(capacity.rows, capacity.target) * 4}};
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     bytes[fmt::format("decoder {} cross k/v", l)] = floats(enc_rows * 2 * d);
     bytes[fmt::format("decoder {} k/v cache", l)] = floats(rows * capacity.target * 2 * d);
@@ -77,6 +79,7 @@ Workspace::Workspace(Context& context, const Weights& weights, const Capacity& c
   top_ids_ = make("top ids", true);
   top_values_ = make("top values", true);
   scores_ = make("attention scores", true);
+  edits_ = make("logit edits", true);
 }
 
 void Workspace::set_shape(const Capacity& shape) {
@@ -102,11 +105,11 @@ Plan& Workspace::encoder(uint32_t sentences) {
   return *plan;
 }
 
-Plan& Workspace::decoder(uint32_t rows, uint32_t top_k, bool ban_end, bool scores) {
-  auto& plan = decoder_plans_[{rows, top_k, ban_end, scores}];
+Plan& Workspace::decoder(uint32_t rows, uint32_t top_k, bool ban_end, Edits edits, bool scores) {
+  auto& plan = decoder_plans_[{rows, top_k, ban_end, edits, scores}];
   if (!plan) {
     plan = std::make_unique<Plan>();
-    record_decoder(*plan, rows, top_k, ban_end, scores);
+    record_decoder(*plan, rows, top_k, ban_end, edits, scores);
   }
   return *plan;
 }
@@ -237,7 +240,7 @@ uint32_t Workspace::alignment_layer() const {
   return uint32_t(layer);
 }
 
-void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, bool scores) {
+void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, Edits edits, bool scores) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
@@ -290,11 +293,15 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   // nothing else), else the model's own banned token (Marian: pad).
   if (ban_end && !c.banned_ids.empty()) throw Error("a minimum decoding length needs a model without banned tokens");
   const uint32_t banned = ban_end ? c.eos_id : c.banned_ids.empty() ? kNoBannedToken : c.banned_ids.front();
+  if (edits != Edits::none) {
+    record_logits_edit(s, context_, {&logits_, 0}, {&logits_, 0}, rows, c.vocab_size, &edits_, 0, edits_stride(),
+                       edits == Edits::log_probs, "logits edit");
+  }
   if (top_k == 0) {
     record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");
   } else {
-    record_topk(s, context_, {&logits_, 0}, rows, c.vocab_size, top_k, &top_ids_, 0, {&top_values_, 0}, true, banned,
-                "top-k");
+    record_topk(s, context_, {&logits_, 0}, rows, c.vocab_size, top_k, &top_ids_, 0, {&top_values_, 0},
+                edits != Edits::log_probs, banned, "top-k");
   }
   s.end();
   plan.finish();

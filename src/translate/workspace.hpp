@@ -31,6 +31,10 @@ struct Capacity {
   uint32_t top_k = 1;      // candidates per row read back in beam search
 };
 
+// Where a decoder step applies the logit edits: nowhere, to the logits (CTranslate2; transformers' greedy
+// search and sampling), or to their log-softmax (transformers' beam search), which top-k then takes as is.
+enum class Edits : uint32_t { none, logits, log_probs };
+
 class Workspace {
  public:
   Workspace(Context& context, const Weights& weights, const Capacity& capacity, bool timestamps);
@@ -67,8 +71,15 @@ class Workspace {
 
   Plan& encoder(uint32_t sentences);                  // sentences: a bucket <= capacity
   // top_k 0: greedy (argmax); ban_end: the end token may not be chosen (a minimum decoding length);
-  // scores: the alignment layer's cross attention also writes its scores, for attention().
-  Plan& decoder(uint32_t rows, uint32_t top_k, bool ban_end = false, bool scores = false);
+  // scores: the alignment layer's cross attention also writes its scores, for attention();
+  // edits: where the step applies the host-written edits() before choosing.
+  Plan& decoder(uint32_t rows, uint32_t top_k, bool ban_end = false, Edits edits = Edits::none, bool scores = false);
+
+  // The logit edits of the next decoder step (repetition penalty, banned n-grams) in logits_edit.hpp's
+  // layout: the penalty, then edits_stride() words per row. Host-visible and read where it is: a few words
+  // per row, once per step, so not in the state, which every plan copies to the device.
+  uint32_t* edits() { return static_cast<uint32_t*>(edits_.mapped_pointer()); }
+  uint32_t edits_stride() const { return 1 + capacity_.target; }  // a row's history holds at most `target` ids
 
   std::vector<uint32_t> argmax_ids(uint32_t rows) const { return next_ids_.download<uint32_t>(rows); }
   std::vector<uint32_t> top_ids(uint32_t rows, uint32_t k) const { return top_ids_.download<uint32_t>(size_t(rows) * k); }
@@ -82,7 +93,7 @@ class Workspace {
 
  private:
   void record_encoder(Plan& plan, uint32_t sentences);
-  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, bool scores);
+  void record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool ban_end, Edits edits, bool scores);
   uint32_t alignment_layer() const;
   Sequence& add_sequence(Plan& plan, const std::string& name);
   void record_embedding(Sequence& s, const RowBlocks& table, const RowBlocks& positions, uint32_t ids_offset,
@@ -102,9 +113,9 @@ class Workspace {
   std::vector<Buffer> cross_kv_;
   Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;
   std::vector<Buffer> caches_;
-  Buffer next_ids_, top_ids_, top_values_, scores_;
+  Buffer next_ids_, top_ids_, top_values_, scores_, edits_;
   std::map<uint32_t, std::unique_ptr<Plan>> encoder_plans_;
-  std::map<std::tuple<uint32_t, uint32_t, bool, bool>, std::unique_ptr<Plan>> decoder_plans_;
+  std::map<std::tuple<uint32_t, uint32_t, bool, Edits, bool>, std::unique_ptr<Plan>> decoder_plans_;
 };
 
 }  // namespace vkformer::translate

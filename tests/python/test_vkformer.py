@@ -98,6 +98,18 @@ def test_greedy_scores_and_sampling_equal_cli(translator):
     assert [r.hypotheses[0] for r in sampled] == expected
 
 
+@pytest.mark.parametrize("beam", [1, 4])
+def test_repetition_options_equal_cli(translator, beam):
+    options = dict(beam_size=beam, repetition_penalty=1.3, no_repeat_ngram_size=2)
+    results = translator.translate_batch(LINES[:3], return_scores=True, **options)
+    expected = [json.loads(line)["hypotheses"][0] for line in cli(
+        "--beam", str(beam), "--repetition-penalty", "1.3", "--no-repeat-ngram-size", "2", "--json", lines=LINES[:3])]
+    assert [r.hypotheses[0] for r in results] == [h["text"] for h in expected]
+    assert [r.scores[0] for r in results] == [pytest.approx(h["score"], rel=1e-6) for h in expected]
+    assert [r.hypotheses for r in translator.translate_batch(LINES[:3], beam_size=beam, repetition_penalty=1.0)] == \
+        [r.hypotheses for r in translator.translate_batch(LINES[:3], beam_size=beam)]
+
+
 def test_tokens_as_ctranslate2_takes_them(translator):
     # CTranslate2's recipe for opus-mt: tokens from the transformers tokenizer (with </s>), back to text.
     transformers = pytest.importorskip("transformers")
@@ -195,6 +207,9 @@ def test_wrong_types(translator):
     (dict(beam_size=4, sampling_topk=4), "sampling"),
     (dict(sampling_topk=0), "sampling_topk 0"),
     (dict(sampling_seed=-1), "sampling_seed -1"),
+    (dict(repetition_penalty=0.0), "repetition penalty must be a finite number above 0"),
+    (dict(repetition_penalty=float("nan")), "repetition penalty"),
+    (dict(no_repeat_ngram_size=-1), "no_repeat_ngram_size -1: it must be between 0"),
     (dict(return_attention=True), "does not return attention"),
 ])
 def test_bad_options(translator, options, message):
