@@ -2,7 +2,8 @@
 #extension GL_EXT_samplerless_texture_functions : require
 // Per row: the k largest values (k <= 16) with their ids, sorted by value descending, ties to the lower
 // id, never the `banned` id (0xFFFFFFFF bans nothing). With `log_softmax`, the values written are
-// value - logsumexp(row), the logsumexp over every column including the banned one. Slots without a
+// value - logsumexp(row), the logsumexp over every column including the banned one unless banned_in_sum
+// is 0 (then as if its value were -inf). Slots without a
 // candidate get id 0xFFFFFFFF and value -FLT_MAX; every slot of a row holding a NaN or infinity (in any
 // column) gets id 0xFFFFFFFE and value -FLT_MAX, so a numerical blow-up is seen. One workgroup per row:
 // each invocation keeps a sorted top-k of its strided columns, then k rounds of a workgroup (value, id)
@@ -25,6 +26,7 @@ layout(push_constant) uniform Push {
   uint values_offset;
   uint log_softmax;
   uint banned;
+  uint banned_in_sum;
 } p;
 
 const uint MAX_K = 16u;
@@ -64,7 +66,9 @@ void main() {
     for (uint j = 0u; j < width; ++j) {
       const uint c = group * width + j;
       const float v = loaded[j];
-      if (v > m) {
+      if (c == p.banned && p.banned_in_sum == 0u) {
+        continue;
+      } else if (v > m) {
         s = s * exp(m - v) + 1.0;
         m = v;
       } else {

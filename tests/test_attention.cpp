@@ -1,6 +1,6 @@
 // Attention output (DecodeOptions::return_attention) and replace_unknowns against the reference runtimes:
 // CTranslate2's return_attention / replace_unknowns and transformers' cross attentions
-// (tools/reference/make_attention_goldens.py).
+// (tools/reference/make_decoding_goldens.py).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -43,7 +43,7 @@ void check_attention(const std::vector<std::vector<float>>& attention, const jso
   }
 }
 
-json goldens() { return testing::read_test_json("attention_goldens.json"); }
+json goldens() { return testing::read_test_json("decoding_goldens.json"); }
 
 }  // namespace
 

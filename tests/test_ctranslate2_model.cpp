@@ -349,3 +349,25 @@ TEST_CASE("the shipped en-de model converted by CTranslate2 translates as CTrans
   }
   testing::require_no_validation_messages(context);
 }
+
+TEST_CASE("CTranslate2 models: a minimum decoding length bans the end token out of the log-softmax, as "
+          "CTranslate2 does", "[ctranslate2]") {
+  const json golden = testing::read_test_json("decoding_goldens.json").at("min_length");
+  const auto directory = kData + "/" + golden["model"].get<std::string>();
+  Context& context = testing::context_for();
+  Translator translator(context, directory);
+  const auto vocabularies = read_ctranslate2_vocabularies(directory);
+  for (const auto& c : golden["cases"]) {
+    INFO("beam " << c["beam"] << " source " << c["source"].dump());
+    const auto source = ids_of(c["source"].get<std::vector<std::string>>(), vocabularies.source);
+    const auto results = translator.translate(
+        {source}, {.beam = c["beam"].get<uint32_t>(), .max_length = kMaxDecoding + 1,
+                   .min_length = golden["min_length"].get<uint32_t>()});
+    const auto& hypothesis = results.at(0).hypotheses.at(0);
+    CHECK(without_end(hypothesis.ids, translator.config().eos_id) ==
+          ids_of(c["hypothesis"].get<std::vector<std::string>>(), vocabularies.target));
+    REQUIRE(hypothesis.score);
+    CHECK(*hypothesis.score == Approx(c["score"].get<double>()).margin(kScoreTolerance));
+  }
+  testing::require_no_validation_messages(context);
+}

@@ -21,6 +21,7 @@ struct Shape {
   bool log_softmax = false;
   bool ties = false;  // values on a coarse grid
   uint32_t banned = kNoBannedToken;
+  bool banned_in_sum = true;  // false: the banned column counts as -inf in the logsumexp
   bool non_finite = false;  // NaN, +Inf and -Inf in some rows, one of them in the banned column
 };
 
@@ -45,8 +46,13 @@ static Result run_topk(Context& context, const Shape& s) {
       continue;  // values stay -FLT_MAX
     }
     double max_value = -INFINITY, sum = 0;
-    for (uint32_t c = 0; c < s.cols; ++c) max_value = std::max(max_value, double(row[c]));
-    for (uint32_t c = 0; c < s.cols; ++c) sum += std::exp(double(row[c]) - max_value);
+    const auto summed = [&](uint32_t c) { return c != s.banned || s.banned_in_sum; };
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      if (summed(c)) max_value = std::max(max_value, double(row[c]));
+    }
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      if (summed(c)) sum += std::exp(double(row[c]) - max_value);
+    }
     const double lse = s.log_softmax ? max_value + std::log(sum) : 0.0;
     std::vector<uint32_t> order;
     for (uint32_t c = 0; c < s.cols; ++c) {
@@ -64,7 +70,7 @@ static Result run_topk(Context& context, const Shape& s) {
   Sequence sequence(context, "conformance topk", true);
   run_once(context, sequence, [&](Sequence& seq) {
     record_topk(seq, context, {&x_buffer, kGuard}, s.rows, s.cols, s.k, &ids, kGuard, {&values, kGuard},
-                s.log_softmax, s.banned);
+                s.log_softmax, s.banned, "topk", s.banned_in_sum);
   });
   Comparison comparison = compare_ids_guarded(ids, expected_ids);
   const size_t wrong_ids = size_t(comparison.max_rel);
@@ -72,7 +78,7 @@ static Result run_topk(Context& context, const Shape& s) {
   std::string op = fmt::format("top{}", s.k);
   if (s.log_softmax) op += "+logsm";
   if (s.ties) op += "+ties";
-  if (s.banned != kNoBannedToken) op += fmt::format("+ban{}", s.banned);
+  if (s.banned != kNoBannedToken) op += fmt::format("+ban{}{}", s.banned, s.banned_in_sum ? "" : "out");
   if (s.non_finite) op += "+naninf";
   auto result = finish(op, fmt::format("{}x{}", s.rows, s.cols), comparison, kTolerance, sequence);
   if (wrong_ids) result.note += fmt::format("{} wrong ids; ", wrong_ids);
@@ -88,6 +94,7 @@ std::vector<Case> topk_cases() {
       shapes.push_back({.rows = 4, .cols = cols, .k = k, .ties = true});
       shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .ties = true, .banned = cols / 2});
       shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .banned = cols / 2, .non_finite = true});
+      shapes.push_back({.rows = 6, .cols = cols, .k = k, .log_softmax = true, .banned = cols / 2, .banned_in_sum = false});
     }
   }
   shapes.push_back({.rows = 3, .cols = 1, .k = 1, .log_softmax = true, .banned = 0});  // no candidate at all

@@ -8,13 +8,13 @@ namespace vkformer {
 
 namespace {
 struct Push {
-  uint32_t rows, cols, k, x_offset, ids_offset, values_offset, log_softmax, banned;
+  uint32_t rows, cols, k, x_offset, ids_offset, values_offset, log_softmax, banned, banned_in_sum;
 };
 }  // namespace
 
 void record_topk(Sequence& sequence, Context& context, View x, uint32_t rows, uint32_t cols, uint32_t k,
                  const Buffer* ids, uint32_t ids_offset, View values, bool log_softmax, uint32_t banned,
-                 std::string_view label) {
+                 std::string_view label, bool banned_in_sum) {
   if (rows == 0 || cols == 0 || k == 0 || k > kMaxTopK || k > cols) {
     throw Error(fmt::format("{}: top-{} of {} columns (k must be 1..min({}, columns))", label, k, cols, kMaxTopK));
   }
@@ -22,7 +22,8 @@ void record_topk(Sequence& sequence, Context& context, View x, uint32_t rows, ui
   const bool vec4 = cols % 4 == 0 && x.offset % 4 == 0 && x.buffer->vec4_view();
   const Kernel& kernel = context.kernel({.shader = "topk", .bindings = 4, .texel_bindings = 1u << 3,
                                          .push_constant_bytes = sizeof(Push), .specialization = {wg, vec4}});
-  const Push push{rows, cols, k, x.offset, ids_offset, values.offset, log_softmax ? 1u : 0u, banned};
+  const Push push{rows, cols, k, x.offset, ids_offset, values.offset, log_softmax ? 1u : 0u, banned,
+                  banned_in_sum ? 1u : 0u};
   sequence.dispatch(kernel, {x.buffer, ids, values.buffer, x.buffer}, push, groups_for(rows, 1), label);
 }
 

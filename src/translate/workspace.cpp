@@ -300,8 +300,10 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   if (top_k == 0) {
     record_argmax(s, context_, {&logits_, 0}, rows, c.vocab_size, &next_ids_, 0, banned, "argmax");
   } else {
+    // CTranslate2 bans the end token by its logit (-inf), so it is out of the log-softmax; transformers'
+    // processors (Marian's pad) act after it in beam search.
     record_topk(s, context_, {&logits_, 0}, rows, c.vocab_size, top_k, &top_ids_, 0, {&top_values_, 0},
-                edits != Edits::log_probs, banned, "top-k");
+                edits != Edits::log_probs, banned, "top-k", !ban_end);
   }
   s.end();
   plan.finish();

@@ -1,13 +1,15 @@
-"""Attention goldens for tests/test_attention.cpp, into tests/data/attention_goldens.json:
+"""Decoding goldens for tests/test_attention.cpp and test_ctranslate2_model.cpp, into tests/data/decoding_goldens.json:
 
 - "ctranslate2": CTranslate2 4.3.1's translate_batch(return_attention=True) on tiny CTranslate2 models
   (greedy and beam 4, the inputs of tests/data/ctranslate2/goldens.json): its alignment layer and heads.
 - "replace_unknowns": an input whose greedy translation has <unk>, with CTranslate2's replace_unknowns.
+- "min_length": translate_batch(min_decoding_length=4) greedy and beam 4 with scores (the banned end token
+  is out of the log-softmax), on inputs whose unconstrained translation is shorter.
 - "transformers": the tiny Marian models' golden hypotheses (tests/data/<model>/golden.json, greedy and
   the best of beam 4) teacher-forced through transformers' MarianMTModel with output_attentions: the last
   decoder layer's cross attention, averaged over its heads, for each generated token.
 
-    tools/.venv/bin/python tools/reference/make_attention_goldens.py
+    tools/.venv/bin/python tools/reference/make_decoding_goldens.py
 """
 
 import json
@@ -23,6 +25,7 @@ DATA = ROOT / "tests" / "data"
 CT2_MODELS = ["post_relu_shared", "pre_gelu_separate", "converted_float32"]
 MARIAN_MODELS = ["tiny_swish_shared", "tiny_gelu_separate", "tiny_relu_odd"]
 MAX_DECODING = 24  # make_test_models.py's
+MIN_LENGTH = 4
 
 
 def rounded(rows):
@@ -64,6 +67,30 @@ def replace_unknowns_golden():
     raise SystemExit("no input translated with <unk> in 2000 tries")
 
 
+def min_length_goldens():
+    name = "post_relu_shared"
+    directory = DATA / "ctranslate2" / name
+    translator = ctranslate2.Translator(str(directory), device="cpu", compute_type="float32")
+    vocabulary = json.loads((directory / "shared_vocabulary.json").read_text())
+    rng = np.random.default_rng(7)
+    entries = []
+    for _ in range(5000):
+        if len(entries) == 6:
+            break
+        source = [vocabulary[int(i)] for i in rng.integers(3, len(vocabulary), size=int(rng.integers(3, 11)))]
+        beam = 1 + 3 * (len(entries) % 2)
+        free = translator.translate_batch([source], beam_size=beam, min_decoding_length=0,
+                                          max_decoding_length=MAX_DECODING)[0].hypotheses[0]
+        if len(free) >= MIN_LENGTH:
+            continue
+        result = translator.translate_batch([source], beam_size=beam, min_decoding_length=MIN_LENGTH, return_scores=True,
+                                            max_decoding_length=MAX_DECODING)[0]
+        entries.append({"source": source, "beam": beam, "hypothesis": result.hypotheses[0], "score": result.scores[0]})
+    if len(entries) < 6:
+        raise SystemExit("too few inputs with short translations")
+    return {"model": name, "min_length": MIN_LENGTH, "cases": entries}
+
+
 def marian_attention(model, source_ids, ids, start):
     """The last layer's cross attention, averaged over heads, at each of the hypothesis's steps."""
     with torch.no_grad():
@@ -89,8 +116,9 @@ def transformers_goldens():
 
 def main():
     goldens = {"ctranslate2": ctranslate2_goldens(), "replace_unknowns": replace_unknowns_golden(),
+               "min_length": min_length_goldens(),
                "transformers": transformers_goldens()}
-    path = DATA / "attention_goldens.json"
+    path = DATA / "decoding_goldens.json"
     path.write_text(json.dumps(goldens) + "\n")
     print(path, path.stat().st_size, "bytes")
 
