@@ -8,7 +8,7 @@
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/profiler.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -33,7 +33,7 @@ void write_file(const std::string& path, const std::string& content) {
 int run_profile(const ProfileArgs& args) {
   Context context(args.context);
   const bool timestamps = context.info().timestamp_valid_bits > 0;
-  Translator translator(context, resolve_model(args.model), timestamps, args.precision);
+  Engine translator(context, resolve_model(args.model), timestamps, args.precision);
   std::vector<std::string> lines = args.texts;
   if (lines.empty()) {
     for (std::string line; read_line(line);) lines.push_back(line);
@@ -51,7 +51,7 @@ int run_profile(const ProfileArgs& args) {
   // pipelines, so both measurements are of steady-state work.
   double plain_wall = 0;
   {
-    Translator plain(context, resolve_model(args.model), false, args.precision);
+    Engine plain(context, resolve_model(args.model), false, args.precision);
     plain.translate(sources, args.decode);
     const auto plain_start = std::chrono::steady_clock::now();
     plain.translate(sources, args.decode);

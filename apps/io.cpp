@@ -127,11 +127,11 @@ size_t count_input_lines() {
   return lines + (last != '\n' ? 1 : 0);
 }
 
-uint32_t input_token_limit(const Translator& translator, uint32_t option) {
+uint32_t input_token_limit(const Engine& translator, uint32_t option) {
   return option == 0 ? 0 : std::min(option, translator.config().max_positions);
 }
 
-EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit) {
+EncodedInput encode_input(const Engine& translator, const std::string& text, uint32_t limit) {
   if (limit == 0) return {translator.encode(text)};
   std::vector<uint32_t> ids;
   try {
@@ -150,7 +150,7 @@ EncodedInput encode_input(const Translator& translator, const std::string& text,
   return {std::move(ids), count};
 }
 
-std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
+std::vector<Outcome> translate_isolated(Engine& translator, const std::vector<std::vector<uint32_t>>& sources,
                                         const DecodeOptions& options, bool stop_at_error) {
   const auto decoded = [&](Translation translation) {
     for (auto& h : translation.hypotheses) h.text = translator.tokenizer().decode(h.ids);

@@ -3,14 +3,14 @@
 
 #include "test_context.hpp"
 #include "vkformer/profiler.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 
 TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
   Context& context = testing::context_for();
   REQUIRE(context.info().timestamp_valid_bits > 0);
-  Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared", true);
+  Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared", true);
   Profiler profiler(true);
   translator.set_observer(&profiler);
   translator.translate_text({"Hello", "Where is the train station?"}, {.beam = 2, .max_length = 12});

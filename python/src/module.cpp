@@ -23,7 +23,7 @@
 #include "vkformer/model/model.hpp"
 #include "vkformer/model/model_file.hpp"
 #include "vkformer/model/tokenizer.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace py = pybind11;
 
@@ -115,8 +115,8 @@ class PyTranslator {
     const auto weights = parse_precision(precision);
     py::gil_scoped_release release;
     context_ = std::make_unique<Context>(options);
-    translator_ = weights ? std::make_unique<Translator>(*context_, model_path, false, *weights)
-                          : std::make_unique<Translator>(*context_, model_path);
+    translator_ = weights ? std::make_unique<Engine>(*context_, model_path, false, *weights)
+                          : std::make_unique<Engine>(*context_, model_path);
   }
 
   std::string device_name() const { return context_->info().name; }
@@ -258,7 +258,7 @@ class PyTranslator {
 
   std::filesystem::path model_path_;
   std::unique_ptr<Context> context_;
-  std::unique_ptr<Translator> translator_;
+  std::unique_ptr<Engine> translator_;
   std::unique_ptr<Vocabulary> vocabulary_;
   std::mutex mutex_;
 };

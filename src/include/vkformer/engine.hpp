@@ -79,15 +79,15 @@ struct SubmitObserver {
 };
 
 // An encoder-decoder translation model on a Vulkan device.
-class Translator {
+class Engine {
  public:
   // A Marian or CTranslate2 model directory or an Argos Translate package (locate_model). weights: nullopt
   // keeps the weights as the model stores them (Marian: f32); Element::f16 stores the projection and output
   // matrices as f16 (half the memory and traffic), Element::i8 quantizes them per row, Element::f32 expands
   // them; compute stays f32. tokenized: input and output are tokens separated by spaces, for any model.
-  Translator(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
+  Engine(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
              std::optional<Element> weights = std::nullopt, bool tokenized = false);
-  ~Translator();
+  ~Engine();
 
   const ModelConfig& config() const;
   // What the model's own runtime does unless told otherwise: transformers' generate() with the model's
