@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vkformer/context.hpp"
+#include "vkformer/decode.hpp"
 #include "vkformer/model/model.hpp"
 #include "vkformer/model/package.hpp"
 #include "vkformer/model/tokenizer.hpp"
@@ -21,38 +22,6 @@ struct Plan;
 struct Capacity;
 }  // namespace translate
 
-constexpr uint32_t kMaxBeam = 8;  // top-k keeps 2 x beam candidates, at most 16
-
-struct DecodeOptions {
-  uint32_t beam = 1;              // 1: greedy
-  uint32_t n_best = 1;            // hypotheses returned per sentence (<= beam)
-  float length_penalty = 1.0f;
-  uint32_t max_length = 0;        // counts the start token, as transformers does; 0: the model's
-  uint32_t batch_sentences = 32;
-  uint32_t batch_tokens = 0;      // if set, also caps a batch's (sentences x longest source)
-  // If set, the most bytes of decoding buffers, each and all together, below the device's own limits.
-  // A batch whose buffers do not fit is split; a sentence that does not fit alone is an error.
-  uint64_t memory_limit = 0;
-  // Target ids every translation starts with after the decoder start token (an Argos package's
-  // target_prefix): teacher-forced and unscored, as CTranslate2 does; hypotheses begin with them.
-  std::vector<uint32_t> target_prefix;
-  // Tokens generated after the prefix before the end token may be chosen (CTranslate2's
-  // min_decoding_length: 1 by default, so no empty translation).
-  uint32_t min_length = 0;
-  // Random sampling (beam 1 only): each step draws the next token from the sampling_topk most likely ones,
-  // with probabilities softmax(log-probability / sampling_temperature) among them. sampling_topk 1 is greedy
-  // (the temperature then changes nothing); at most kMaxSamplingTopK. Every sentence has its own generator,
-  // seeded by (seed, its index in the translate() call), so its result does not depend on the batching.
-  uint32_t sampling_topk = 1;
-  float sampling_temperature = 1.0f;
-  uint64_t seed = 0;
-  // The index the call's first sentence has in the generators' seeds: a caller that splits one input into
-  // several calls gives each call its first sentence's position in the input (the CLI: line number - 1).
-  uint64_t first_sentence = 0;
-};
-
-constexpr uint32_t kMaxSamplingTopK = 16;  // the top-k kernel's limit
-
 // One draw of random sampling: the index in log_probs (the top-k log-probabilities of a row) chosen with
 // probability softmax(log_probs / temperature), for uniform in [0, 1). Pure, for tests.
 uint32_t sample_index(std::span<const float> log_probs, float temperature, double uniform);
@@ -60,17 +29,6 @@ uint32_t sample_index(std::span<const float> log_probs, float temperature, doubl
 std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence);
 // A uniform double in [0, 1) from 53 bits of the generator (the same on every standard library).
 double sampling_uniform(std::mt19937_64& generator);
-
-struct Hypothesis {
-  std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
-  std::optional<float> score;     // sum of log-probabilities / length^penalty (eos included); unset for an empty source
-  std::string text;
-};
-
-struct Translation {
-  std::vector<uint32_t> source_ids;
-  std::vector<Hypothesis> hypotheses;  // best first
-};
 
 // Called after every submit, for profiling: which plan ran ("encoder", "decoder step") and its sequences.
 struct SubmitObserver {
