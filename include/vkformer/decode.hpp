@@ -44,6 +44,7 @@ struct Hypothesis {
   std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
   std::optional<float> score;     // sum of log-probabilities / length^penalty (eos included); unset for an empty source
   std::string text;
+  std::vector<std::string> tokens;  // Translator::translate_tokens: target tokens up to </s>, without it
 };
 
 struct Translation {

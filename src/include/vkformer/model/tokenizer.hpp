@@ -57,12 +57,17 @@ class Tokenizer {
   // for Marian; eos, bos, the decoder start token and unk for Argos; only eos for the tokens kind, which shows
   // unk as its token, as CTranslate2 returns it) and joins the target pieces.
   std::string decode(const std::vector<uint32_t>& ids) const;
+  // Pre-tokenized source: each token's source-vocabulary id (unk when it has none), nothing added.
+  std::vector<uint32_t> token_ids(const std::vector<std::string>& tokens) const;
+  // The target vocabulary's token of `id`; "<unk>" for an id without one.
+  const std::string& target_token(uint32_t id) const;
 
   TokenizerKind kind() const { return kind_; }
   // Target ids to force after the decoder start token; decode() drops them.
   const std::vector<uint32_t>& target_prefix() const { return target_prefix_; }
   // Source-vocabulary ids.
   uint32_t eos_id() const { return eos_id_; }
+  uint32_t bos_id() const { return bos_id_; }  // set when the model adds a start token to the source
   uint32_t pad_id() const { return pad_id_; }
   uint32_t unk_id() const { return unk_id_; }
 
