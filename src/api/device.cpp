@@ -8,7 +8,9 @@ namespace vkformer {
 
 std::vector<DeviceDescription> devices() {
   return guarded([] {
+    std::unique_lock lock(instance_setup_mutex());
     Instance instance;
+    lock.unlock();
     std::vector<DeviceDescription> out;
     for (const auto& info : describe_devices(instance.handle())) {
       DeviceDescription device{.index = info.index, .name = info.name, .type = info.type_name(),

@@ -3,6 +3,7 @@
 // std::bad_alloc and other standard exceptions.
 #include <algorithm>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -12,6 +13,12 @@
 #include "vkformer/error.hpp"
 
 namespace vkformer {
+
+// Creating a Vulkan instance initialises Vulkan-Hpp's process-wide dispatcher: one thread at a time.
+inline std::mutex& instance_setup_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 // Runs `call`, turning any exception that is not an Error into one, with a one-line message.
 template <typename Call>

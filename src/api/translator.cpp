@@ -27,14 +27,19 @@ std::optional<Element> element(std::optional<Precision> precision) {
   throw Error(fmt::format("precision {}: not a vkformer::Precision", int(*precision)));
 }
 
+std::unique_ptr<Context> open_context(const std::string& device) {
+  std::lock_guard lock(instance_setup_mutex());
+  return std::make_unique<Context>(ContextOptions{.device = device});
+}
+
 }  // namespace
 
 struct Translator::Impl {
   Impl(const std::filesystem::path& model_path, const TranslatorOptions& options)
-      : context(ContextOptions{.device = options.device}),
-        engine(context, model_path, false, element(options.precision), options.tokenized) {}
+      : context(open_context(options.device)),
+        engine(*context, model_path, false, element(options.precision), options.tokenized) {}
 
-  Context context;
+  std::unique_ptr<Context> context;
   Engine engine;
   // Context and Engine are driven by one thread at a time: this serialises the calls.
   std::mutex mutex;
@@ -105,7 +110,7 @@ std::vector<Translation> Translator::translate_tokens(const std::vector<std::vec
   });
 }
 
-std::string Translator::device_name() const { return impl_->context.info().name; }
+std::string Translator::device_name() const { return impl_->context->info().name; }
 
 std::string Translator::source_language() const {
   const auto& package = impl_->engine.package();

@@ -178,7 +178,7 @@ TEST_CASE("public API: every failure is a one-line vkformer::Error", "[public]")
   CHECK(translator.translate_text({"▁a"}, options).size() == 1);
 }
 
-TEST_CASE("public API: threads share one Translator, calls serialised; a Translator moves", "[public]") {
+TEST_CASE("public API: threads share a Translator or open their own; a Translator moves", "[public]") {
   vkformer::Translator translator(kTiny, with_precision(vkformer::Precision::f32));
   const std::vector<std::string> lines = {"hello world", "a b c", "the quick brown fox", "x"};
   auto options = translator.model_decode_options();
@@ -198,6 +198,22 @@ TEST_CASE("public API: threads share one Translator, calls serialised; a Transla
     return out;
   };
   for (const auto& output : outputs) CHECK(texts(output) == texts(expected));
+  // A Translator of its own in each thread, opened and used at once, while another thread lists devices.
+  std::vector<std::vector<std::string>> own(2);
+  threads.clear();
+  for (size_t t = 0; t < own.size(); ++t) {
+    threads.emplace_back([&, t] {
+      const vkformer::Translator mine(kTiny, with_precision(vkformer::Precision::f32));
+      own[t] = texts(mine.translate_text(lines, options));
+    });
+  }
+  size_t listed = 0;  // Catch's assertions are for the main thread
+  threads.emplace_back([&] {
+    for (int repeat = 0; repeat < 3; ++repeat) listed += vkformer::devices().size();
+  });
+  for (auto& thread : threads) thread.join();
+  for (const auto& output : own) CHECK(output == texts(expected));
+  CHECK(listed == 3 * vkformer::devices().size());
   const vkformer::Translator moved = std::move(translator);
   CHECK(texts(moved.translate_text(lines, options)) == texts(expected));
   CHECK_FALSE(moved.device_name().empty());
