@@ -178,7 +178,7 @@ TEST_CASE("public API: every failure is a one-line vkformer::Error", "[public]")
   CHECK(translator.translate_text({"▁a"}, options).size() == 1);
 }
 
-TEST_CASE("public API: threads share a Translator or open their own; a Translator moves", "[public]") {
+TEST_CASE("public API: threads share a Translator or open their own, and a Translator moves", "[public]") {
   vkformer::Translator translator(kTiny, with_precision(vkformer::Precision::f32));
   const std::vector<std::string> lines = {"hello world", "a b c", "the quick brown fox", "x"};
   auto options = translator.model_decode_options();
