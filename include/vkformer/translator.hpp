@@ -12,7 +12,7 @@
 namespace vkformer {
 
 // How the weight matrices are stored on the device; compute is f32 whatever they are. i8 is quantized
-// per row as CTranslate2 does; f16 needs a device that reads f16 texel buffers (not lavapipe 22).
+// per row as CTranslate2 does; f16 needs a device that reads f16 texel buffers (an Error says so otherwise).
 enum class Precision { f32, f16, bf16, i8, i16 };
 
 struct TranslatorOptions {
