@@ -16,7 +16,7 @@
 #include "io.hpp"
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -61,7 +61,7 @@ struct Result {
   std::vector<std::vector<uint32_t>> outputs;  // best hypothesis of each sentence
 };
 
-Result measure(Translator& translator, const std::vector<std::vector<uint32_t>>& sources, uint32_t beam,
+Result measure(Engine& translator, const std::vector<std::vector<uint32_t>>& sources, uint32_t beam,
                uint32_t batch, uint32_t max_length) {
   const DecodeOptions options{.beam = beam, .max_length = max_length, .batch_sentences = batch};
   const size_t warmup = std::min(sources.size(), std::max<size_t>(64, 2 * size_t(batch)));
@@ -82,7 +82,7 @@ Result measure(Translator& translator, const std::vector<std::vector<uint32_t>>&
 int run_bench_translate(const BenchTranslateArgs& args) {
   Context context(args.context);
   const auto model = resolve_model(args.model);
-  Translator translator(context, model, false, args.precision);
+  Engine translator(context, model, false, args.precision);
   const auto input = resolve_input(args.input);
   const auto lines = read_lines(input, args.lines);
   std::vector<std::vector<uint32_t>> sources;

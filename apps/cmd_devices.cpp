@@ -3,11 +3,11 @@
 
 #include "commands.hpp"
 #include "io.hpp"
-#include "version.hpp"
 #include "vkformer/context.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/ops/layer_norm.hpp"
 #include "vkformer/tuning.hpp"
+#include "vkformer/version.hpp"
 
 namespace vkformer::cli {
 
@@ -115,7 +115,7 @@ void add_devices(CLI::App& app, Run& run) {
       if (json) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& d : devices) list.push_back(to_json(d));
-        out("{}\n", nlohmann::json{{"version", kVersion}, {"default", chosen}, {"devices", list}}.dump(2));
+        out("{}\n", nlohmann::json{{"version", version()}, {"default", chosen}, {"devices", list}}.dump(2));
         return 0;
       }
       for (const auto& d : devices) print_device(d, d.index == chosen);

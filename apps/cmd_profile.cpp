@@ -9,7 +9,7 @@
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/profiler.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -39,7 +39,7 @@ int run_profile(const ProfileArgs& args) {
   Context context(args.context);
   const bool timestamps = context.info().timestamp_valid_bits > 0;
   const std::string model = resolve_model(args.model).lexically_normal().string();
-  Translator translator(context, model, timestamps, args.precision);
+  Engine translator(context, model, timestamps, args.precision);
   DecodeOptions decode = translator.model_decode_options();
   decode.beam = args.beam.value_or(decode.beam);
   decode.length_penalty = args.length_penalty.value_or(decode.length_penalty);
@@ -62,7 +62,7 @@ int run_profile(const ProfileArgs& args) {
   // pipelines, so both measurements are of steady-state work.
   double plain_wall = 0;
   {
-    Translator plain(context, model, false, args.precision);
+    Engine plain(context, model, false, args.precision);
     plain.translate(sources, decode);
     const auto plain_start = std::chrono::steady_clock::now();
     plain.translate(sources, decode);

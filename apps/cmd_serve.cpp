@@ -36,7 +36,7 @@
 #include "vkformer/error.hpp"
 #include "vkformer/model/tokenizer.hpp"
 #include "vkformer/model/package.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -89,7 +89,7 @@ std::string language_name(const std::string& code) {
 
 struct Model {
   std::string directory, source, target;
-  std::unique_ptr<Translator> translator;
+  std::unique_ptr<Engine> translator;
   DecodeOptions decode;
 };
 
@@ -487,10 +487,10 @@ int run_serve(ServeArgs& args) {
 
   Context context(args.context);
   std::vector<Model> models = std::move(specified);  // destroyed before the context
-  std::vector<Translator*> translators;
+  std::vector<Engine*> translators;
   std::vector<DecodeOptions> decode;
   for (auto& model : models) {
-    model.translator = std::make_unique<Translator>(context, resolve_model(model.directory), false, args.precision);
+    model.translator = std::make_unique<Engine>(context, resolve_model(model.directory), false, args.precision);
     model.decode = model.translator->model_decode_options();
     if (args.beam) model.decode.beam = *args.beam;
     if (args.length_penalty) model.decode.length_penalty = *args.length_penalty;

@@ -26,7 +26,7 @@
 #include "io.hpp"
 #include "model_path.hpp"
 #include "vkformer/error.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -203,7 +203,7 @@ std::string json_line(const nlohmann::json& record) {
 // The lines of one run, translated batch by batch and written in input order as each batch is done.
 class LineTranslator {
  public:
-  LineTranslator(Translator& translator, const TranslateArgs& args, std::string label, Progress& progress)
+  LineTranslator(Engine& translator, const TranslateArgs& args, std::string label, Progress& progress)
       : translator_(translator),
         args_(args),
         label_(std::move(label)),
@@ -336,7 +336,7 @@ class LineTranslator {
     return json_line(record);
   }
 
-  Translator& translator_;
+  Engine& translator_;
   const TranslateArgs& args_;
   const std::string label_;  // "line" (stdin) or "argument"
   Progress& progress_;
@@ -378,7 +378,7 @@ int run_translate(TranslateArgs& args) {
     }
   }
   Context context(args.context);
-  Translator translator(context, resolve_model(args.model), false, args.precision, args.tokenized);
+  Engine translator(context, resolve_model(args.model), false, args.precision, args.tokenized);
   resolve_decode(args, translator.model_decode_options());
   if (!args.texts.empty()) {
     Progress none(false, 0);

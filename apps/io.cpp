@@ -129,12 +129,12 @@ size_t count_input_lines() {
   return lines + (last != '\n' ? 1 : 0);
 }
 
-uint32_t input_token_limit(const Translator& translator, uint32_t option) {
+uint32_t input_token_limit(const Engine& translator, uint32_t option) {
   return option == 0 ? 0 : std::min(option, translator.config().max_positions);
 }
 
 // The ids of encode_input, without pieces.
-static EncodedInput encode_ids(const Translator& translator, const std::string& text, uint32_t limit) {
+static EncodedInput encode_ids(const Engine& translator, const std::string& text, uint32_t limit) {
   if (limit == 0) return {translator.encode(text)};
   std::vector<uint32_t> ids;
   try {
@@ -153,7 +153,7 @@ static EncodedInput encode_ids(const Translator& translator, const std::string& 
   return {std::move(ids), count};
 }
 
-EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit, bool with_pieces) {
+EncodedInput encode_input(const Engine& translator, const std::string& text, uint32_t limit, bool with_pieces) {
   EncodedInput encoded = encode_ids(translator, text, limit);
   if (with_pieces) {
     encoded.pieces = translator.tokenizer().source_pieces(text);
@@ -167,7 +167,7 @@ EncodedInput encode_input(const Translator& translator, const std::string& text,
   return encoded;
 }
 
-std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
+std::vector<Outcome> translate_isolated(Engine& translator, const std::vector<std::vector<uint32_t>>& sources,
                                         const DecodeOptions& options, bool stop_at_error,
                                         const std::vector<std::vector<std::string>>& pieces) {
   const auto decoded = [&](Translation translation, size_t i) {

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -52,7 +52,7 @@ class LineReader {
 size_t count_input_lines();
 
 // --max-input-length: 0 turns truncation off; any other value is capped at the model's positions.
-uint32_t input_token_limit(const Translator& translator, uint32_t option);
+uint32_t input_token_limit(const Engine& translator, uint32_t option);
 
 struct EncodedInput {
   std::vector<uint32_t> ids;
@@ -63,7 +63,7 @@ struct EncodedInput {
 // The model's ids for a line, the first `limit` tokens of it when longer (the last, eos, kept at the end as
 // CTranslate2's max_input_length does); limit 0: a line longer than the model's positions is an Error.
 // Throws Error for invalid UTF-8.
-EncodedInput encode_input(const Translator& translator, const std::string& text, uint32_t limit,
+EncodedInput encode_input(const Engine& translator, const std::string& text, uint32_t limit,
                           bool with_pieces = false);
 
 // One sentence's outcome: its translation, or the error that it alone caused.
@@ -74,7 +74,7 @@ using Outcome = std::variant<Translation, std::string>;
 // the first failure are left untranslated (empty Translations). Hypothesis texts are decoded, with unknown
 // pieces replaced when options.replace_unknowns (pieces: each source's EncodedInput::pieces); hypotheses
 // keep their attention only when options.return_attention.
-std::vector<Outcome> translate_isolated(Translator& translator, const std::vector<std::vector<uint32_t>>& sources,
+std::vector<Outcome> translate_isolated(Engine& translator, const std::vector<std::vector<uint32_t>>& sources,
                                         const DecodeOptions& options, bool stop_at_error,
                                         const std::vector<std::vector<std::string>>& pieces = {});
 

@@ -6,8 +6,8 @@
 
 #include "commands.hpp"
 #include "io.hpp"
-#include "version.hpp"
 #include "vkformer/error.hpp"
+#include "vkformer/version.hpp"
 
 namespace {
 
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   vkformer::cli::guard_standard_streams();
   CLI::App app{"vkformer: transformer translation on any Vulkan device"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", fmt::format("vkformer {}", vkformer::cli::kVersion));
+  app.set_version_flag("--version", fmt::format("vkformer {}", vkformer::version()));
   app.footer("Exit codes: 0 success; 1 the run failed (bad input line, model, device, output); "
              "2 bad command line. `vkformer COMMAND --help` for each command's options.");
   vkformer::cli::Run command;

@@ -9,7 +9,7 @@
 
 namespace vkformer::cli {
 
-Batcher::Batcher(std::vector<Translator*> models, std::vector<DecodeOptions> decode, BatchLimits limits)
+Batcher::Batcher(std::vector<Engine*> models, std::vector<DecodeOptions> decode, BatchLimits limits)
     : models_(std::move(models)), decode_(std::move(decode)), limits_(limits), thread_([this] { run(); }) {}
 
 Batcher::~Batcher() { stop(); }
@@ -93,7 +93,7 @@ std::vector<Batcher::Item> Batcher::next_batch() {
 
 void Batcher::translate(std::vector<Item>& batch) {
   const size_t model = batch.front().request->model;
-  Translator& translator = *models_[model];
+  Engine& translator = *models_[model];
   DecodeOptions options = decode_[model];
   options.n_best = batch.front().request->n_best;
   options.batch_sentences = limits_.batch_sentences;

@@ -2,7 +2,7 @@
 // Dynamic batching for `vkformer serve`: the sentences of concurrent requests wait in one queue, and one
 // thread translates them in device batches. A batch is the oldest waiting sentence and every other waiting
 // sentence for the same model and n-best, up to `batch_sentences`; it starts when full or when its oldest
-// sentence has waited `wait`. That thread runs every model: a Translator is not thread-safe, and each
+// sentence has waited `wait`. That thread runs every model: an Engine is not thread-safe, and each
 // submit to the device's queue must come from one thread at a time.
 #include <chrono>
 #include <condition_variable>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::cli {
 
@@ -37,7 +37,7 @@ struct BatchLimits {
 class Batcher {
  public:
   // `decode` per model (beam, length penalty, max length); n_best comes with each request.
-  Batcher(std::vector<Translator*> models, std::vector<DecodeOptions> decode, BatchLimits limits);
+  Batcher(std::vector<Engine*> models, std::vector<DecodeOptions> decode, BatchLimits limits);
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -70,7 +70,7 @@ class Batcher {
   void translate(std::vector<Item>& batch);
   void deliver(Item& item, SentenceResult result);
 
-  std::vector<Translator*> models_;
+  std::vector<Engine*> models_;
   std::vector<DecodeOptions> decode_;
   BatchLimits limits_;
   mutable std::mutex mutex_;

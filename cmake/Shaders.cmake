@@ -71,6 +71,7 @@ ${entries}  };
 ")
   # Objects, not a library: they are linked into libvkformer, which is then the only file to install.
   add_library(${target} OBJECT ${sources} ${registry})
-  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  # Hidden, as the library's own objects: a shared libvkformer exports the public API alone.
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON CXX_VISIBILITY_PRESET hidden)
   target_compile_features(${target} PRIVATE cxx_std_20)
 endfunction()

@@ -6,7 +6,7 @@
 
 #include "test_context.hpp"
 #include "vkformer/model/ctranslate2.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -52,7 +52,7 @@ TEST_CASE("attention: CTranslate2 models give CTranslate2's return_attention", "
   const json all = goldens();
   for (const auto& [model, entries] : all.at("ctranslate2").items()) {
     const auto directory = std::string(VKFORMER_TEST_DATA) + "/ctranslate2/" + model;
-    Translator translator(context, directory);
+    Engine translator(context, directory);
     const auto vocabularies = read_ctranslate2_vocabularies(directory);
     for (const auto& entry : entries) {
       const uint32_t beam = entry["beam"].get<uint32_t>();
@@ -78,7 +78,7 @@ TEST_CASE("attention: Marian models give transformers' cross attention, last lay
   const json all = goldens();
   for (const auto& [model, entries] : all.at("transformers").items()) {
     const json golden = testing::read_test_json(model + "/golden.json");
-    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
+    Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model);
     const auto sources = golden["sources"].get<std::vector<std::string>>();
     const auto& beam = golden["beam"];
     const DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>(),
@@ -103,7 +103,7 @@ TEST_CASE("attention: Marian models give transformers' cross attention, last lay
 
 TEST_CASE("attention: none unless asked for, and replace_unknowns alone does not return it", "[attention]") {
   Context& context = testing::context_for();
-  Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared");
+  Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared");
   const std::vector<std::string> lines{"Thank you very much."};
   CHECK(translator.translate_text(lines, {.beam = 2}).at(0).hypotheses.at(0).attention.empty());
   CHECK(translator.translate_text(lines, {.beam = 2, .replace_unknowns = true}).at(0).hypotheses.at(0).attention.empty());
@@ -118,7 +118,7 @@ TEST_CASE("replace_unknowns copies the most attended source token, as CTranslate
   Context& context = testing::context_for();
   const json golden = goldens().at("replace_unknowns");
   const auto directory = std::string(VKFORMER_TEST_DATA) + "/ctranslate2/" + golden["model"].get<std::string>();
-  Translator translator(context, directory, false, std::nullopt, /*tokenized=*/true);
+  Engine translator(context, directory, false, std::nullopt, /*tokenized=*/true);
   std::string line;
   for (const auto& token : golden["source"]) line += (line.empty() ? "" : " ") + token.get<std::string>();
   const auto join = [](const json& tokens) {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_context.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -47,7 +47,7 @@ TEST_CASE("tables split by a lowered storage-buffer range give the goldens' toke
     const json golden = testing::read_test_json(model + "/golden.json");
     const json config = testing::read_test_json(model + "/config.json");
     REQUIRE(config["vocab_size"].get<uint64_t>() * config["d_model"].get<uint64_t>() * 4 > range);
-    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
+    Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
 
     std::vector<std::string> sources;
     std::vector<size_t> indices;
@@ -81,7 +81,7 @@ TEST_CASE("staging buffers are not held to the storage-buffer range", "[runtime]
 
 TEST_CASE("a storage-buffer range too small for one table row is refused clearly", "[translate][big]") {
   Context context(ContextOptions{.validation = true, .max_storage_buffer_range = 64});
-  CHECK_THROWS_WITH(Translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared"),
+  CHECK_THROWS_WITH(Engine(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared"),
                     Catch::Contains("encoder.embed_tokens': a row of 128 bytes"));
 }
 
@@ -96,7 +96,7 @@ TEST_CASE("big model: a 238 MB embedding past the storage-buffer range gives tra
   Context& context = testing::context_for();
   std::ifstream file(dir / "golden.json");
   const json golden = json::parse(file);
-  Translator translator(context, dir.string());
+  Engine translator(context, dir.string());
   const auto& config = translator.config();
   INFO("storage buffers of at most " << context.info().max_storage_buffer_range << " bytes");
   CHECK(uint64_t(config.vocab_size) * config.d_model * 4 > context.info().max_storage_buffer_range);

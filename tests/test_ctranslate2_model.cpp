@@ -13,7 +13,7 @@
 #include "test_context.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/model/ctranslate2.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -47,7 +47,7 @@ void check_variant(const std::string& variant, const json& cases, const std::str
   INFO("model " << variant << " " << model);
   const auto directory = kData + "/" + (model.empty() ? variant : model);
   Context& context = testing::context_for();
-  Translator translator(context, directory, false, precision);
+  Engine translator(context, directory, false, precision);
   const auto vocabularies = read_ctranslate2_vocabularies(directory);
   const auto eos = translator.config().eos_id;
   std::vector<std::vector<uint32_t>> sources;
@@ -141,8 +141,8 @@ TEST_CASE("CTranslate2 models: what the config holds", "[ctranslate2]") {
 TEST_CASE("an int8 CTranslate2 model keeps its weights in int8 on the device", "[ctranslate2]") {
   Context& context = testing::context_for();
   const auto directory = kData + "/post_gelu_int8";
-  const Translator as_stored(context, directory);
-  const Translator expanded(context, directory, false, Element::f32);
+  const Engine as_stored(context, directory);
+  const Engine expanded(context, directory, false, Element::f32);
   // The projection and output matrices: 4 bytes an element in f32; 1 in int8 plus a 4-byte scale a row.
   const auto& c = as_stored.config();
   const uint64_t d = c.d_model, f = c.encoder_ffn;
@@ -154,7 +154,7 @@ TEST_CASE("an int8 CTranslate2 model keeps its weights in int8 on the device", "
                       << elements + 4 * rows << " vs " << 4 * elements);
   CHECK(expanded.weight_bytes() - as_stored.weight_bytes() == 4 * elements - (elements + 4 * rows));
   // The float32 model it was converted from, quantized on load, takes what the int8 model takes.
-  const Translator quantized(context, kData + "/post_gelu_float32", false, Element::i8);
+  const Engine quantized(context, kData + "/post_gelu_float32", false, Element::i8);
   CHECK(quantized.weight_bytes() == as_stored.weight_bytes());
   testing::require_no_validation_messages(context);
 }
@@ -332,7 +332,7 @@ TEST_CASE("the shipped en-de model converted by CTranslate2 translates as CTrans
     const auto vocabularies = read_ctranslate2_vocabularies(directory);
     std::vector<std::vector<uint32_t>> sources;
     for (const auto& tokens : golden["sources"]) sources.push_back(ids_of(tokens, vocabularies.source));
-    Translator translator(context, directory);
+    Engine translator(context, directory);
     const auto results = translator.translate(sources, {.beam = 1});
     size_t same = 0;
     json outputs = json::array();
@@ -355,7 +355,7 @@ TEST_CASE("CTranslate2 models: a minimum decoding length bans the end token out 
   const json golden = testing::read_test_json("decoding_goldens.json").at("min_length");
   const auto directory = kData + "/" + golden["model"].get<std::string>();
   Context& context = testing::context_for();
-  Translator translator(context, directory);
+  Engine translator(context, directory);
   const auto vocabularies = read_ctranslate2_vocabularies(directory);
   for (const auto& c : golden["cases"]) {
     INFO("beam " << c["beam"] << " source " << c["source"].dump());

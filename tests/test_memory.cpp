@@ -5,7 +5,7 @@
 
 #include "test_context.hpp"
 #include "vkformer/error.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -26,8 +26,8 @@ void check_split(Context& context, uint64_t memory_limit) {
   const json golden = testing::read_test_json("tiny_swish_shared/golden.json");
   const auto sources = golden["sources"].get<std::vector<std::string>>();
   const auto& beam = golden["beam"];
-  Translator whole_translator(testing::context_for(), kModel);
-  Translator split_translator(context, kModel);
+  Engine whole_translator(testing::context_for(), kModel);
+  Engine split_translator(context, kModel);
   BatchCounter counter;
   split_translator.set_observer(&counter);
   for (const uint32_t beam_size : {1u, beam["beam_size"].get<uint32_t>()}) {
@@ -67,7 +67,7 @@ TEST_CASE("a batch whose buffers exceed the device's storage-buffer range is spl
 
 TEST_CASE("a sentence whose buffers do not fit alone is one clear error", "[translate]") {
   Context& context = testing::context_for();
-  Translator translator(context, kModel);
+  Engine translator(context, kModel);
   const DecodeOptions tiny{.beam = 4, .memory_limit = 16 * 1024};
   CHECK_THROWS_WITH(translator.translate_text({"a b c d e f g h i j k l m n o p"}, tiny),
                     Catch::Contains("does not fit") && Catch::Contains("beam 4") && Catch::Contains("KiB"));

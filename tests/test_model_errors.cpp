@@ -17,7 +17,7 @@
 #include "vkformer/error.hpp"
 #include "vkformer/half.hpp"
 #include "vkformer/model/tokenizer.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 namespace fs = std::filesystem;
@@ -265,7 +265,7 @@ std::vector<BadModel> safetensors_cases() {
 // What loading the model directory throws; "" when it loads.
 std::string load_error(const fs::path& dir) {
   try {
-    Translator translator(testing::context_for(), dir);
+    Engine translator(testing::context_for(), dir);
   } catch (const Error& e) {
     return e.what();
   }

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_context.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using namespace vkformer::testing;
@@ -18,7 +18,7 @@ TEST_CASE("an Argos package translates as argostranslate and CTranslate2 do", "[
   const auto data = std::filesystem::path(VKFORMER_TEST_DATA) / "packages";
   const auto golden = nlohmann::json::parse(std::ifstream(data / "translate-en_de-tiny.json"));
   Context& context = context_for();
-  Translator translator(context, data / "translate-en_de-tiny.argosmodel");
+  Engine translator(context, data / "translate-en_de-tiny.argosmodel");
   REQUIRE(translator.package());
   CHECK(translator.package()->from_code == "en");
   CHECK(translator.package()->to_code == "de");

@@ -11,7 +11,7 @@
 #include "test_cli.hpp"
 #include "test_context.hpp"
 #include "vkformer/profiler.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 
@@ -109,7 +109,7 @@ void check_chart(const std::string& svg, const Profiler& profiler, const Profile
 TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
   Context& context = testing::context_for();
   REQUIRE(context.info().timestamp_valid_bits > 0);
-  Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared", true);
+  Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared", true);
   Profiler profiler(true);
   translator.set_observer(&profiler);
   translator.translate_text({"Hello", "Where is the train station?"}, {.beam = 2, .max_length = 12});
@@ -180,7 +180,7 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
   Context& context = testing::context_for();
   for (const auto& c : cases) {
     INFO("model " << c.model);
-    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + c.model, true);
+    Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + c.model, true);
     Profiler profiler(true);
     translator.set_observer(&profiler);
     const auto source = translator.encode(c.model.starts_with("ctranslate2") ? "s4 s11 s6 s14" : "Hello world");
@@ -225,7 +225,7 @@ TEST_CASE("profile: chart colours are distinct for any number of kinds and do no
 TEST_CASE("cli: profile decodes as translate does unless told otherwise, and its chart names the run", "[profile][cli]") {
   const std::string model = std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared";
   Context& context = testing::context_for();
-  const Translator translator(context, model);
+  const Engine translator(context, model);
   const DecodeOptions expected = translator.model_decode_options();
   REQUIRE(expected.beam > 1);  // generation_config.json's num_beams
   const double d = translator.config().d_model;

@@ -13,7 +13,7 @@
 #include "vkformer/error.hpp"
 #include "vkformer/model/ctranslate2.hpp"
 #include "vkformer/profiler.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -68,7 +68,7 @@ std::pair<size_t, size_t> steps_and_edits(const Profiler& profiler) {
 TEST_CASE("repetition penalty and no-repeat n-grams: Marian models as transformers' generate()", "[repetition]") {
   Context& context = testing::context_for();
   for (const auto& [model, golden] : goldens()["marian"].items()) {
-    Translator translator(context, kData + "/" + model);
+    Engine translator(context, kData + "/" + model);
     const auto sources = golden["source_ids"].get<std::vector<std::vector<uint32_t>>>();
     for (uint32_t batch : {1u, 32u}) {
       for (const auto& c : golden["cases"]) {
@@ -92,7 +92,7 @@ TEST_CASE("repetition penalty and no-repeat n-grams: CTranslate2 models as trans
   Context& context = testing::context_for();
   for (const auto& [model, golden] : goldens()["ctranslate2"].items()) {
     const auto directory = kData + "/ctranslate2/" + model;
-    Translator translator(context, directory);
+    Engine translator(context, directory);
     const auto vocabularies = read_ctranslate2_vocabularies(directory);
     const uint32_t eos = translator.config().eos_id;
     std::vector<std::vector<uint32_t>> sources;
@@ -119,7 +119,7 @@ TEST_CASE("repetition options: the defaults record no logit edit, others one per
           "[repetition]") {
   Context& context = testing::context_for();
   REQUIRE(context.info().timestamp_valid_bits > 0);
-  Translator translator(context, kData + "/tiny_swish_shared", true);
+  Engine translator(context, kData + "/tiny_swish_shared", true);
   const std::vector<std::string> lines{"Hello", "Thank you very much."};
   for (uint32_t beam : {1u, 4u}) {
     INFO("beam " << beam);

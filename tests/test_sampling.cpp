@@ -10,7 +10,7 @@
 #include "test_cli.hpp"
 #include "test_context.hpp"
 #include "vkformer/error.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -82,7 +82,7 @@ TEST_CASE("greedy scores are the sum of the tokens' log-probabilities for Marian
   Context& context = testing::context_for();
   for (const std::string model : {"tiny_swish_shared", "tiny_gelu_separate"}) {
     INFO(model);
-    Translator translator(context, tiny(model));
+    Engine translator(context, tiny(model));
     const auto& c = translator.config();
     DecodeOptions options{.beam = 1, .length_penalty = 1.0f, .max_length = 24};
     const auto out = translator.translate_text(kSources, options);
@@ -151,7 +151,7 @@ TEST_CASE("sampling is reproducible, independent of batching, and greedy at top-
   for (const bool ctranslate2 : {false, true}) {
     const std::string model = ctranslate2 ? "ctranslate2/post_relu_shared" : "tiny_swish_shared";
     INFO(model);
-    Translator translator(context, tiny(model), false, std::nullopt, ctranslate2);
+    Engine translator(context, tiny(model), false, std::nullopt, ctranslate2);
     const auto& kSources = ctranslate2 ? ct2_sources : ::kSources;
     DecodeOptions greedy{.beam = 1, .max_length = 24};
     const auto greedy_out = translator.translate_text(kSources, greedy);
@@ -204,7 +204,7 @@ TEST_CASE("sampling is reproducible, independent of batching, and greedy at top-
 
 TEST_CASE("invalid sampling options are rejected", "[sampling]") {
   Context& context = testing::context_for();
-  Translator translator(context, tiny("tiny_swish_shared"));
+  Engine translator(context, tiny("tiny_swish_shared"));
   const std::vector<std::string> one{"Hello"};
   auto with = [](auto change) {
     DecodeOptions options{.beam = 1, .max_length = 8};

@@ -9,7 +9,7 @@
 #include "test_cli.hpp"
 #include "test_context.hpp"
 #include "vkformer/error.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 using namespace vkformer;
 using nlohmann::json;
@@ -63,7 +63,7 @@ TEST_CASE("encoder output and teacher-forced logits match the reference", "[tran
   for (const auto& [model, precision] : kRuns) {
     INFO(model << (precision == Element::f16 ? " f16" : " f32"));
     const json golden = load_golden(model);
-    Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
+    Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
     const auto sources = id_lists(golden["source_ids"]);
 
     uint32_t bucket = 0;
@@ -108,7 +108,7 @@ TEST_CASE("greedy and beam search give the reference's tokens and scores", "[tra
     for (uint32_t batch : {1u, 32u}) {
       INFO(model << (precision == Element::f16 ? " f16" : " f32") << " batch " << batch);
       const json golden = load_golden(model);
-      Translator translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
+      Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + model, false, precision);
       const auto sources = golden["sources"].get<std::vector<std::string>>();
 
       DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>(), .batch_sentences = batch};
@@ -141,8 +141,8 @@ TEST_CASE("greedy and beam search give the reference's tokens and scores", "[tra
 TEST_CASE("bad models and inputs fail with one clear error", "[translate]") {
   Context& context = testing::context_for();
   const std::string data = VKFORMER_TEST_DATA;
-  CHECK_THROWS_WITH(Translator(context, data + "/does-not-exist"), Catch::Contains("does not exist"));
-  Translator translator(context, data + "/tiny_swish_shared");
+  CHECK_THROWS_WITH(Engine(context, data + "/does-not-exist"), Catch::Contains("does not exist"));
+  Engine translator(context, data + "/tiny_swish_shared");
   CHECK_THROWS_WITH(translator.encode("bad \xff utf-8"), Catch::Contains("UTF-8"));
   std::string long_line;
   for (int i = 0; i < 3000; ++i) long_line += "word ";
@@ -165,7 +165,7 @@ TEST_CASE("legacy pre-LN config keys change nothing as in transformers", "[trans
 
   Context& context = testing::context_for();
   const json golden = load_golden("tiny_swish_shared");
-  Translator translator(context, dir);
+  Engine translator(context, dir);
   const auto sources = golden["sources"].get<std::vector<std::string>>();
   const DecodeOptions greedy{.beam = 1, .max_length = golden["greedy"]["max_length"].get<uint32_t>()};
   const auto out = translator.translate_text(sources, greedy);
@@ -188,7 +188,7 @@ TEST_CASE("the shipped en-de model translates test segments like the reference",
   // catch a wrong f16 path and keeps the test short under validation layers.
   for (Element precision : {Element::f32, Element::f16}) {
     INFO((precision == Element::f16 ? "f16" : "f32"));
-    Translator translator(context, std::string(VKFORMER_MODELS) + "/en-de", false, precision);
+    Engine translator(context, std::string(VKFORMER_MODELS) + "/en-de", false, precision);
     const auto greedy = translator.translate_text(sources, {.beam = 1, .max_length = max_length});
     for (size_t i = 0; i < sources.size(); ++i) {
       const auto& want = golden["segments"][i];

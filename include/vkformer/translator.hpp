@@ -1,168 +1,70 @@
 #pragma once
+// vkformer::Translator: one translation model on one Vulkan device.
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <random>
-#include <span>
 #include <string>
 #include <vector>
 
-#include "vkformer/context.hpp"
-#include "vkformer/model/model.hpp"
-#include "vkformer/model/package.hpp"
-#include "vkformer/model/tokenizer.hpp"
+#include "vkformer/decode.hpp"
+#include "vkformer/export.hpp"
 
 namespace vkformer {
 
-namespace translate {
-class Weights;
-class Workspace;
-struct Plan;
-struct Capacity;
-}  // namespace translate
+// How the weight matrices are stored on the device; compute is f32 whatever they are. i8 is quantized
+// per row as CTranslate2 does; f16 needs a device that reads f16 texel buffers (an Error says so otherwise).
+enum class Precision { f32, f16, bf16, i8, i16 };
 
-constexpr uint32_t kMaxBeam = 8;  // top-k keeps 2 x beam candidates, at most 16
-
-struct DecodeOptions {
-  uint32_t beam = 1;              // 1: greedy
-  uint32_t n_best = 1;            // hypotheses returned per sentence (<= beam)
-  float length_penalty = 1.0f;
-  uint32_t max_length = 0;        // counts the start token, as transformers does; 0: the model's
-  uint32_t batch_sentences = 32;
-  uint32_t batch_tokens = 0;      // if set, also caps a batch's (sentences x longest source)
-  // If set, the most bytes of decoding buffers, each and all together, below the device's own limits.
-  // A batch whose buffers do not fit is split; a sentence that does not fit alone is an error.
-  uint64_t memory_limit = 0;
-  // Target ids every translation starts with after the decoder start token (an Argos package's
-  // target_prefix): teacher-forced and unscored, as CTranslate2 does; hypotheses begin with them.
-  std::vector<uint32_t> target_prefix;
-  // Tokens generated after the prefix before the end token may be chosen (CTranslate2's
-  // min_decoding_length: 1 by default, so no empty translation).
-  uint32_t min_length = 0;
-  // Random sampling (beam 1 only): each step draws the next token from the sampling_topk most likely ones,
-  // with probabilities softmax(log-probability / sampling_temperature) among them. sampling_topk 1 is greedy
-  // (the temperature then changes nothing); at most kMaxSamplingTopK. Every sentence has its own generator,
-  // seeded by (seed, its index in the translate() call), so its result does not depend on the batching.
-  uint32_t sampling_topk = 1;
-  float sampling_temperature = 1.0f;
-  uint64_t seed = 0;
-  // Discouraging repeats, as the model's runtime does (transformers' generate() for Marian models,
-  // CTranslate2's translate_batch otherwise): the logit x of every token already in the output becomes
-  // x * repetition_penalty below 0 and x / repetition_penalty otherwise (above 0; 1 changes nothing), and
-  // with no_repeat_ngram_size N > 0 no N-gram of tokens occurs twice in the output (0: off). Which tokens
-  // count and where it applies differ by runtime: see docs/MODELS.md.
-  float repetition_penalty = 1.0f;
-  uint32_t no_repeat_ngram_size = 0;
-  // The index the call's first sentence has in the generators' seeds: a caller that splits one input into
-  // several calls gives each call its first sentence's position in the input (the CLI: line number - 1).
-  uint64_t first_sentence = 0;
-  // Each hypothesis's attention: one vector per token of Hypothesis::ids, its weights over the source ids
-  // (CTranslate2's return_attention: the model's alignment layer and heads; a Marian model's last decoder
-  // layer, all heads averaged). Costs one small download per step.
-  bool return_attention = false;
-  // translate_text: a target unk token becomes the source piece it attends to most, instead of vanishing
-  // (CTranslate2's replace_unknowns).
-  bool replace_unknowns = false;
-  bool needs_attention() const { return return_attention || replace_unknowns; }
+struct TranslatorOptions {
+  // A device index or a case-insensitive substring of its name (devices()); empty: the VKFORMER_DEVICE
+  // environment variable, then the best device (discrete GPU, integrated, virtual, CPU).
+  std::string device;
+  std::optional<Precision> precision;  // unset: as the model stores them (a Marian model: f32)
+  // translate_text takes tokens separated by spaces and gives them back so, for any model.
+  bool tokenized = false;
 };
 
-constexpr uint32_t kMaxSamplingTopK = 16;  // the top-k kernel's limit
-
-// One draw of random sampling: the index in log_probs (the top-k log-probabilities of a row) chosen with
-// probability softmax(log_probs / temperature), for uniform in [0, 1). Pure, for tests.
-uint32_t sample_index(std::span<const float> log_probs, float temperature, double uniform);
-// The generator of the sentence at index `sentence` (first_sentence + its index in the call) with `seed`.
-std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence);
-// A uniform double in [0, 1) from 53 bits of the generator (the same on every standard library).
-double sampling_uniform(std::mt19937_64& generator);
-
-struct Hypothesis {
-  std::vector<uint32_t> ids;      // generated tokens, without the start token, with </s> when finished
-  std::optional<float> score;     // sum of log-probabilities / length^penalty (eos included); unset for an empty source
-  std::string text;
-  std::vector<std::vector<float>> attention;  // DecodeOptions::return_attention: per id, weights over source_ids
-};
-
-struct Translation {
-  std::vector<uint32_t> source_ids;
-  std::vector<Hypothesis> hypotheses;  // best first
-};
-
-// Called after every submit, for profiling: which plan ran ("encoder", "decoder step") and its sequences.
-struct SubmitObserver {
-  virtual ~SubmitObserver() = default;
-  virtual void submitted(const std::string& kind, const translate::Plan& plan, double wall_ms) = 0;
-};
-
-// An encoder-decoder translation model on a Vulkan device.
-class Translator {
+// Thread safety: every member function may be called from any thread; calls on one Translator are
+// serialised (one batch at a time on its device), so threads that share one wait for each other. Use a
+// Translator per device for parallel work. Each Translator opens its own Vulkan device.
+//
+// Errors: every failure (bad model, input or options, no device, out of host or device memory, a lost
+// device) is a vkformer::Error with a one-line message; nothing else is thrown. After an Error the
+// Translator stays usable, except after a lost device.
+class VKFORMER_API Translator {
  public:
-  // A Marian or CTranslate2 model directory or an Argos Translate package (locate_model). weights: nullopt
-  // keeps the weights as the model stores them (Marian: f32); Element::f16 stores the projection and output
-  // matrices as f16 (half the memory and traffic), Element::i8 quantizes them per row, Element::f32 expands
-  // them; compute stays f32. tokenized: input and output are tokens separated by spaces, for any model.
-  Translator(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
-             std::optional<Element> weights = std::nullopt, bool tokenized = false);
+  // A Hugging Face Marian directory, a CTranslate2 model directory (model.bin) or an Argos Translate
+  // package (.argosmodel, or its unpacked directory); uploads the weights.
+  explicit Translator(const std::filesystem::path& model_path, const TranslatorOptions& options = {});
   ~Translator();
+  Translator(Translator&&) noexcept;  // the moved-from Translator may only be destroyed or assigned
+  Translator& operator=(Translator&&) noexcept;
 
-  const ModelConfig& config() const;
-  // What the model's own runtime does unless told otherwise: transformers' generate() with the model's
-  // generation_config.json num_beams (capped at kMaxBeam) and length_penalty, or CTranslate2's
-  // translate_batch defaults (beam 2, length penalty 1, 256 tokens), or for an Argos package argostranslate's
-  // (beam 4, length penalty 0.2, 256 tokens, its target prefix).
+  // What the model's own runtime would do: transformers' generate() with generation_config.json's
+  // num_beams (at most kMaxBeam) and length_penalty for a Marian directory, CTranslate2's translate_batch
+  // defaults for model.bin, argostranslate's for a package (beam 4, length penalty 0.2, its target prefix).
   DecodeOptions model_decode_options() const;
-  // The Argos package the model came from, if it did: languages and metadata.
-  const std::optional<ArgosPackage>& package() const { return package_; }
-  // Throws Error for a model without a tokenizer (a CTranslate2 directory: ids only).
-  const Tokenizer& tokenizer() const;
-  // Bytes of the model's weight buffers on the device.
-  uint64_t weight_bytes() const;
 
-  // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.
-  std::vector<uint32_t> encode(const std::string& text) const;
-  // Throws Error (one line) for a sentence whose buffers do not fit the device even alone, or whose
-  // logits stop being finite (a numerical overflow).
-  std::vector<Translation> translate(const std::vector<std::vector<uint32_t>>& sources, const DecodeOptions& options);
-  std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options);
-  // A hypothesis's text. Given its input's source pieces (Tokenizer::source_pieces, cut as the input was)
-  // and its attention, each target unk is spelled as the source piece it attends to most (replace_unknowns).
-  std::string hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces = {}) const;
+  // One Translation per line, in order; hypotheses' text and ids. An Error for one line names it by its
+  // index: "source[1]: input is not valid UTF-8", "source[0]: input of 300 tokens is longer than the
+  // model's 256 positions".
+  std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) const;
 
-  // For tests against reference dumps: the encoder output of one padded batch, [sentences, bucket, d_model]
-  // with the bucket length returned, and the logits of teacher-forced decoding, [sentences][step][vocab].
-  std::vector<float> encoder_output(const std::vector<std::vector<uint32_t>>& sources, uint32_t& bucket);
-  std::vector<std::vector<std::vector<float>>> forced_logits(const std::vector<std::vector<uint32_t>>& sources,
-                                                             const std::vector<std::vector<uint32_t>>& decoder_inputs);
+  // Pre-tokenized input, as CTranslate2's translate_batch takes it: each token through the source
+  // vocabulary (one not in it is <unk>). A Marian model's tokens are used as given, so they end with
+  // "</s>" as MarianTokenizer makes them; a CTranslate2 model or package adds the start and end tokens its
+  // config.json asks for. Hypotheses' tokens stop before </s> (a target prefix kept) and carry no text.
+  std::vector<Translation> translate_tokens(const std::vector<std::vector<std::string>>& sources,
+                                            const DecodeOptions& options) const;
 
-  void set_observer(SubmitObserver* observer) { observer_ = observer; }
+  std::string device_name() const;
+  // An Argos Translate package's languages ("en", "de"); empty for a model directory, which does not say.
+  std::string source_language() const;
+  std::string target_language() const;
 
  private:
-  translate::Capacity capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length,
-                                   uint32_t sampling_topk = 1) const;
-  std::string misfit(const translate::Capacity& capacity, uint64_t memory_limit) const;
-  uint32_t sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
-                              uint32_t max_length) const;
-  translate::Workspace& workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
-                                      uint64_t memory_limit);
-  void run_encoder(translate::Workspace& workspace, const std::vector<const std::vector<uint32_t>*>& sources);
-  void submit(const std::string& kind, translate::Plan& plan);
-  // generators: one per sentence of the batch when sampling, else empty.
-  std::vector<Hypothesis> greedy(translate::Workspace& ws, uint32_t sentences, const DecodeOptions& options,
-                                 uint32_t max_length, std::vector<std::mt19937_64>& generators);
-  std::vector<std::vector<Hypothesis>> beam_search(translate::Workspace& ws, uint32_t sentences,
-                                                   const DecodeOptions& options, uint32_t max_length);
-  std::vector<std::vector<Hypothesis>> ctranslate2_beam_search(translate::Workspace& ws, uint32_t sentences,
-                                                               const DecodeOptions& options, uint32_t max_length);
-
-  Context& context_;
-  std::unique_ptr<ModelSource> model_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<translate::Weights> weights_;
-  std::unique_ptr<translate::Workspace> workspace_;
-  std::optional<ArgosPackage> package_;
-  std::optional<ArgosDecoding> package_decoding_;
-  bool timestamps_ = false;
-  SubmitObserver* observer_ = nullptr;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vkformer

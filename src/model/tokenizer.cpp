@@ -261,7 +261,7 @@ std::string Tokenizer::decode(const std::vector<uint32_t>& ids, const std::vecto
       continue;
     }
     if (id < skipped_.size() && skipped_[id]) continue;
-    pieces.push_back(id < target_pieces_.size() && !target_pieces_[id].empty() ? target_pieces_[id] : "<unk>");
+    pieces.push_back(target_token(id));
   }
   if (kind_ == TokenizerKind::marian) return decode_marian(pieces);
   std::string text;
@@ -272,6 +272,17 @@ std::string Tokenizer::decode(const std::vector<uint32_t>& ids, const std::vecto
   target_->Decode(pieces, &text);
   // Argos drops the space the tokenizer put before the first word (DecodePieces usually has).
   return text.starts_with(' ') ? text.substr(1) : text;
+}
+
+std::vector<uint32_t> Tokenizer::token_ids(const std::vector<std::string>& tokens) const {
+  std::vector<uint32_t> ids;
+  for (const auto& token : tokens) ids.push_back(source_id(token));
+  return ids;
+}
+
+const std::string& Tokenizer::target_token(uint32_t id) const {
+  static const std::string unknown = "<unk>";
+  return id < target_pieces_.size() && !target_pieces_[id].empty() ? target_pieces_[id] : unknown;
 }
 
 std::string Tokenizer::decode_marian(const std::vector<std::string>& pieces) const {

@@ -132,7 +132,9 @@ Context::Context(const ContextOptions& options)
   } catch (const vk::SystemError& e) {
     throw Error(fmt::format("cannot open Vulkan device '{}': {}", info_.name, e.what()));
   }
-  VULKAN_HPP_DEFAULT_DISPATCHER.init(device_);
+  // The dispatcher keeps the instance's device commands, the loader's trampolines, which dispatch by handle:
+  // the device's own (init(device_)) would be replaced by those of the next Context opened, of another
+  // driver perhaps, while this one still uses them.
   queue_ = device_.getQueue(queue_family_, 0);
   command_pool_ = device_.createCommandPool(
       {.flags = vk::CommandPoolCreateFlagBits::eResetCommandBuffer, .queueFamilyIndex = queue_family_});

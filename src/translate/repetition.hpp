@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "search.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer::translate {
 

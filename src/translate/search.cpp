@@ -8,7 +8,7 @@
 
 #include "vkformer/error.hpp"
 #include "vkformer/ops/argmax.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 #include "repetition.hpp"
 
 namespace vkformer {
@@ -118,7 +118,7 @@ std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence) {
 
 double sampling_uniform(std::mt19937_64& generator) { return double(generator() >> 11) * 0x1.0p-53; }
 
-std::vector<Hypothesis> Translator::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
+std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
                                            uint32_t max_length, std::vector<std::mt19937_64>& generators) {
   const auto& prefix = options.target_prefix;
   const float length_penalty = options.length_penalty;
@@ -210,7 +210,7 @@ struct Candidate {
 };
 }  // namespace
 
-std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint32_t sentences,
+std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t sentences,
                                                              const DecodeOptions& options, uint32_t max_length) {
   const auto& c = config();
   const uint32_t N = options.beam, K = 2 * N;
@@ -328,7 +328,7 @@ std::vector<std::vector<Hypothesis>> Translator::beam_search(Workspace& ws, uint
 // score, and its slot goes to the next candidate among the other N that does not end in eos. A sentence is
 // done when N hypotheses have finished (with length penalty 0: when its best beam finished) or at the last
 // step; hypotheses are then scored sum / length^penalty (eos counted), best first.
-std::vector<std::vector<Hypothesis>> Translator::ctranslate2_beam_search(Workspace& ws, uint32_t sentences,
+std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& ws, uint32_t sentences,
                                                                          const DecodeOptions& options,
                                                                          uint32_t max_length) {
   const auto& c = config();

@@ -1,6 +1,6 @@
 #pragma once
 // The decoder rows of a search and how their step inputs reach the device: shared by the searches
-// (search.cpp: greedy, sampling, transformers' and CTranslate2's beam search) and translator.cpp.
+// (search.cpp: greedy, sampling, transformers' and CTranslate2's beam search) and engine.cpp.
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -196,6 +196,39 @@ def test_wrong_types(translator):
         vkformer.Translator(42)
 
 
+def test_attention_equals_cli(translator, tmp_path):
+    lines = LINES[:2]
+    results = translator.translate_batch(lines, beam_size=2, return_attention=True)
+    records = [json.loads(line) for line in cli("--beam", "2", "--json", "--attention", str(tmp_path),
+                                                lines=lines)]
+    for result, record in zip(results, records):
+        (attention,) = result.attention
+        expected = record["hypotheses"][0]["attention"]
+        assert len(attention) == len(expected) == len(record["hypotheses"][0]["ids"])
+        for row, want in zip(attention, expected):
+            assert len(row) == len(record["source_ids"])
+            assert row == pytest.approx(want, abs=1e-6)
+            assert sum(row) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_attention_of_tokens_has_a_row_per_token(translator):
+    tokens = ["▁Permission", "▁denied", "</s>"]
+    (result,) = translator.translate_batch([tokens], beam_size=1, return_attention=True)
+    (hypothesis,) = result.hypotheses
+    (attention,) = result.attention
+    assert len(attention) == len(hypothesis)  # as CTranslate2: none for </s>
+    assert all(len(row) == len(tokens) for row in attention)
+
+
+def test_replace_unknowns(translator):
+    line = "Press \u2603 to continue"
+    (plain,) = translator.translate_batch([line], beam_size=1)
+    (kept,) = translator.translate_batch([line], beam_size=1, replace_unknowns=True)
+    assert "\u2603" not in plain.hypotheses[0]
+    assert kept.hypotheses[0] == cli("--beam", "1", "--replace-unknowns", lines=[line])[0]
+    assert "\u2603" in kept.hypotheses[0]
+
+
 @pytest.mark.parametrize("options, message", [
     (dict(beam_size=0), "beam_size 0: it must be between 1 and 8"),
     (dict(beam_size=9), "beam_size 9"),
@@ -210,7 +243,6 @@ def test_wrong_types(translator):
     (dict(repetition_penalty=0.0), "repetition penalty must be a finite number above 0"),
     (dict(repetition_penalty=float("nan")), "repetition penalty"),
     (dict(no_repeat_ngram_size=-1), "no_repeat_ngram_size -1: it must be between 0"),
-    (dict(return_attention=True), "does not return attention"),
 ])
 def test_bad_options(translator, options, message):
     with pytest.raises(vkformer.Error, match=message):

@@ -65,12 +65,17 @@ class Tokenizer {
   std::vector<std::string> source_pieces(const std::string& text) const;
   // The target piece of each id, special tokens included (labels for attention maps).
   std::vector<std::string> target_pieces(const std::vector<uint32_t>& ids) const;
+  // Pre-tokenized source: each token's source-vocabulary id (unk when it has none), nothing added.
+  std::vector<uint32_t> token_ids(const std::vector<std::string>& tokens) const;
+  // The target vocabulary's token of `id`; "<unk>" for an id without one.
+  const std::string& target_token(uint32_t id) const;
 
   TokenizerKind kind() const { return kind_; }
   // Target ids to force after the decoder start token; decode() drops them.
   const std::vector<uint32_t>& target_prefix() const { return target_prefix_; }
   // Source-vocabulary ids.
   uint32_t eos_id() const { return eos_id_; }
+  uint32_t bos_id() const { return bos_id_; }  // set when the model adds a start token to the source
   uint32_t pad_id() const { return pad_id_; }
   uint32_t unk_id() const { return unk_id_; }
   uint32_t target_unk_id() const { return target_unk_id_; }

@@ -1,4 +1,4 @@
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -55,7 +55,7 @@ static std::optional<Element> checked_precision(const Context& context, std::opt
   return weights;
 }
 
-Translator::Translator(Context& context, const std::filesystem::path& model_path, bool timestamps,
+Engine::Engine(Context& context, const std::filesystem::path& model_path, bool timestamps,
                        std::optional<Element> weights, bool tokenized)
     : context_(context), timestamps_(timestamps) {
   auto location = locate_model(model_path, tokenized);
@@ -66,18 +66,18 @@ Translator::Translator(Context& context, const std::filesystem::path& model_path
   weights_ = std::make_unique<translate::Weights>(context, *model_, checked_precision(context, weights));
 }
 
-Translator::~Translator() = default;
+Engine::~Engine() = default;
 
-const ModelConfig& Translator::config() const { return model_->config(); }
+const ModelConfig& Engine::config() const { return model_->config(); }
 
-const Tokenizer& Translator::tokenizer() const {
+const Tokenizer& Engine::tokenizer() const {
   if (!tokenizer_) throw Error("this model has no tokenizer: it translates token ids only");
   return *tokenizer_;
 }
 
-uint64_t Translator::weight_bytes() const { return weights_->bytes(); }
+uint64_t Engine::weight_bytes() const { return weights_->bytes(); }
 
-DecodeOptions Translator::model_decode_options() const {
+DecodeOptions Engine::model_decode_options() const {
   const auto& c = config();
   DecodeOptions options{.beam = std::clamp(c.num_beams, 1u, kMaxBeam), .length_penalty = c.length_penalty};
   if (package_decoding_) {
@@ -92,7 +92,7 @@ DecodeOptions Translator::model_decode_options() const {
   return options;
 }
 
-std::vector<uint32_t> Translator::encode(const std::string& text) const {
+std::vector<uint32_t> Engine::encode(const std::string& text) const {
   auto ids = tokenizer().encode(text);
   if (ids.size() > config().max_positions) {
     throw Error(fmt::format("input of {} tokens is longer than the model's {} positions", ids.size(),
@@ -101,7 +101,7 @@ std::vector<uint32_t> Translator::encode(const std::string& text) const {
   return ids;
 }
 
-translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
+translate::Capacity Engine::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
                                              uint32_t max_length, uint32_t sampling_topk) const {
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
   // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
@@ -115,7 +115,7 @@ translate::Capacity Translator::capacity_for(uint32_t sentences, uint32_t longes
 
 // Why a workspace of `capacity` cannot be allocated, empty if it can: each buffer within the device's
 // storage-buffer range and allocation size, all within heap_share(), and both within memory_limit if set.
-std::string Translator::misfit(const translate::Capacity& capacity, uint64_t memory_limit) const {
+std::string Engine::misfit(const translate::Capacity& capacity, uint64_t memory_limit) const {
   const auto& info = context_.info();
   uint64_t per_buffer = std::min(info.max_storage_buffer_range, info.max_allocation_size);
   uint64_t all = heap_share(info);
@@ -139,7 +139,7 @@ std::string Translator::misfit(const translate::Capacity& capacity, uint64_t mem
 
 // Buffers grow with sentences x beam x length: the most sentences (up to `wanted`) of `longest` tokens
 // whose buffers fit. Only a sentence that does not fit alone is an error.
-uint32_t Translator::sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
+uint32_t Engine::sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
                                         uint32_t max_length) const {
   const auto misfit_for = [&](uint32_t sentences) {
     return misfit(capacity_for(sentences, longest, options.beam, max_length, options.sampling_topk), options.memory_limit);
@@ -163,7 +163,7 @@ uint32_t Translator::sentences_that_fit(uint32_t wanted, uint32_t longest, const
 // The workspace only grows (to the largest of each dimension that fits, else to what this batch needs):
 // freeing and allocating buffers of other sizes for every source bucket fragmented the host heap of
 // CPU drivers, whose device memory is malloc'ed, and RSS grew with every batch.
-Workspace& Translator::workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
+Workspace& Engine::workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
                                      uint64_t memory_limit) {
   const auto holds = [&](const translate::Capacity& c) {
     return c.source >= wanted.source && c.target >= wanted.target && c.sentences >= sentences &&
@@ -185,14 +185,14 @@ Workspace& Translator::workspace_for(const translate::Capacity& wanted, uint32_t
   return *workspace_;
 }
 
-void Translator::submit(const std::string& kind, translate::Plan& plan) {
+void Engine::submit(const std::string& kind, translate::Plan& plan) {
   const auto start = std::chrono::steady_clock::now();
   context_.submit_and_wait(plan.command_buffers);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (observer_) observer_->submitted(kind, plan, ms);
 }
 
-void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<uint32_t>*>& sources) {
+void Engine::run_encoder(Workspace& ws, const std::vector<const std::vector<uint32_t>*>& sources) {
   uint32_t* state = ws.state();
   const uint32_t S = ws.shape().source;
   for (uint32_t b = 0; b < sources.size(); ++b) {
@@ -206,7 +206,7 @@ void Translator::run_encoder(Workspace& ws, const std::vector<const std::vector<
   submit("encoder", ws.encoder(uint32_t(sources.size())));
 }
 
-std::vector<Translation> Translator::translate(const std::vector<std::vector<uint32_t>>& sources,
+std::vector<Translation> Engine::translate(const std::vector<std::vector<uint32_t>>& sources,
                                                const DecodeOptions& options) {
   if (options.beam == 0 || options.beam > kMaxBeam) throw Error(fmt::format("beam size must be between 1 and {}", kMaxBeam));
   if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
@@ -284,7 +284,12 @@ std::vector<Translation> Translator::translate(const std::vector<std::vector<uin
   return results;
 }
 
-std::string Translator::hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces) const {
+std::string Engine::hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces) const {
+  return tokenizer().decode(hypothesis.ids, unknown_replacements(hypothesis, source_pieces));
+}
+
+std::vector<std::string> Engine::unknown_replacements(const Hypothesis& hypothesis,
+                                                      const std::vector<std::string>& source_pieces) const {
   // CTranslate2's rule: the source piece with the most attention, wherever it is.
   std::vector<std::string> replacements(hypothesis.ids.size());
   const uint32_t unk = tokenizer().target_unk_id();
@@ -294,10 +299,10 @@ std::string Translator::hypothesis_text(const Hypothesis& hypothesis, const std:
     const size_t at = size_t(std::max_element(weights.begin(), weights.end()) - weights.begin());
     if (at < source_pieces.size()) replacements[i] = source_pieces[at];
   }
-  return tokenizer().decode(hypothesis.ids, replacements);
+  return replacements;
 }
 
-std::vector<Translation> Translator::translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) {
+std::vector<Translation> Engine::translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) {
   std::vector<std::vector<uint32_t>> sources;
   for (const auto& line : lines) sources.push_back(encode(line));
   auto results = translate(sources, options);
@@ -311,7 +316,7 @@ std::vector<Translation> Translator::translate_text(const std::vector<std::strin
   return results;
 }
 
-std::vector<float> Translator::encoder_output(const std::vector<std::vector<uint32_t>>& sources, uint32_t& bucket) {
+std::vector<float> Engine::encoder_output(const std::vector<std::vector<uint32_t>>& sources, uint32_t& bucket) {
   uint32_t longest = 0;
   std::vector<const std::vector<uint32_t>*> batch;
   for (const auto& ids : sources) {
@@ -325,7 +330,7 @@ std::vector<float> Translator::encoder_output(const std::vector<std::vector<uint
   return ws.encoder_output(uint32_t(sources.size()));
 }
 
-std::vector<std::vector<std::vector<float>>> Translator::forced_logits(
+std::vector<std::vector<std::vector<float>>> Engine::forced_logits(
     const std::vector<std::vector<uint32_t>>& sources, const std::vector<std::vector<uint32_t>>& decoder_inputs) {
   uint32_t bucket = 0;
   encoder_output(sources, bucket);

@@ -8,7 +8,7 @@
 
 #include "vkformer/ops/limits.hpp"
 #include "vkformer/sequence.hpp"
-#include "vkformer/translator.hpp"
+#include "vkformer/engine.hpp"
 
 namespace vkformer {
 
@@ -16,7 +16,7 @@ namespace vkformer {
 // a longer list begins with a shorter one.
 std::vector<std::string> chart_colors(size_t count);
 
-// Collects the timestamps of every submit a Translator makes (it must be built with timestamps on) and
+// Collects the timestamps of every submit an Engine makes (it must be built with timestamps on) and
 // turns them into a table, JSON, a Chrome trace and an SVG chart. Devices without timestamps on the
 // compute queue get wall-clock time per submit only.
 class Profiler final : public SubmitObserver {
