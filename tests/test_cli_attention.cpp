@@ -74,7 +74,7 @@ TEST_CASE("cli: --attention DIR draws a heat map per line and --json carries the
   }
 }
 
-TEST_CASE("cli: --attention FILE.svg takes one line; more is a usage error after the first", "[cli][attention]") {
+TEST_CASE("cli: --attention FILE.svg takes one line, and more is a usage error after the first", "[cli][attention]") {
   const TempDir dir;
   const auto file = dir.path() / "map.svg";
   const CliResult one = run_cli(fmt::format("translate {} --attention '{}' Hello", tiny_model(), file.string()), "");

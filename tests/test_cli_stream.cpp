@@ -93,7 +93,7 @@ TEST_CASE("cli stream: --on-error skip writes an empty line, warns with the line
   CHECK(failed.out == std::vector<std::string>{greedy_text(0)});
 }
 
-TEST_CASE("cli stream: --max-input-length truncates with a warning; 0 makes a long line an error", "[cli]") {
+TEST_CASE("cli stream: --max-input-length truncates with a warning, and 0 makes a long line an error", "[cli]") {
   // The model has 128 positions: the default 1024 is capped there.
   const std::string input = source(0) + "\n" + long_line() + "\n" + source(1) + "\n";
   const CliResult truncated = run_cli(greedy() + " --json", input);

@@ -29,7 +29,7 @@ struct Layout {
 
 }  // namespace
 
-TEST_CASE("discrete GPU: weights in its own memory, system memory when full; readback host-cached", "[memory]") {
+TEST_CASE("discrete GPU: weights in its own memory, system memory when full, readback host-cached", "[memory]") {
   Layout l;  // a resizable-BAR GPU: all its memory is mappable too
   const uint32_t vram = l.heap(24 * GiB, true), ram = l.heap(64 * GiB, false);
   const uint32_t local = l.type(F::eDeviceLocal, vram);

@@ -156,7 +156,7 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
 
 // A post-norm Marian model (residual and norm in one kernel) and a pre-norm CTranslate2 model with a
 // position table (separate pre-norms, residual adds and position lookups: the most dispatch kinds).
-TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder; the chart gives each its colour",
+TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder, and the chart gives each its colour",
           "[profile]") {
   struct Case {
     std::string model;

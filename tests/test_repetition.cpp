@@ -115,7 +115,7 @@ TEST_CASE("repetition penalty and no-repeat n-grams: CTranslate2 models as trans
   testing::require_no_validation_messages(context);
 }
 
-TEST_CASE("repetition options: the defaults record no logit edit, others one per step; bad values are errors",
+TEST_CASE("repetition options: the defaults record no logit edit, others one per step, bad values are errors",
           "[repetition]") {
   Context& context = testing::context_for();
   REQUIRE(context.info().timestamp_valid_bits > 0);
@@ -146,7 +146,7 @@ TEST_CASE("repetition options: the defaults record no logit edit, others one per
   testing::require_no_validation_messages(context);
 }
 
-TEST_CASE("cli: --repetition-penalty and --no-repeat-ngram-size; bad values exit 2 with one error line",
+TEST_CASE("cli: --repetition-penalty and --no-repeat-ngram-size, bad values exit 2 with one error line",
           "[repetition][cli]") {
   const std::string base = fmt::format("translate --model '{}/tiny_swish_shared' --max-length 16 -q", kData);
   const std::string input = "Hello\nThank you very much.\n";
