@@ -492,7 +492,8 @@ void add_translate(CLI::App& app, Run& run) {
       ->check(CLI::IsMember({"fail", "skip"}));
   command->add_flag("--replace-unknowns", args.decode.replace_unknowns,
                     "An unknown target token (unk) is written as the source piece it attends to most, instead of "
-                    "being dropped (CTranslate2's replace_unknowns)");
+                    "being dropped (CTranslate2's replace_unknowns; always on for Argos packages, as argostranslate "
+                    "asks)");
   command->add_option("--attention", args.attention,
                       "Draw the cross attention (source pieces x target pieces; the model's alignment heads, else "
                       "the last decoder layer's heads averaged) of each line's best translation as an SVG heat map: "
