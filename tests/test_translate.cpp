@@ -211,3 +211,22 @@ TEST_CASE("the shipped en-de model translates test segments like the reference",
     testing::require_no_validation_messages(context);
   }
 }
+
+TEST_CASE("a runaway translation ends at its own length cap, whatever is batched with it", "[translate]") {
+  // "old" makes the tiny model repeat a token without end: it stops at 2 x its source bucket + 32 steps
+  // (40) alone, and must stop there too beside a long sentence, whose bucket is larger.
+  Context& context = testing::context_for();
+  Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/tiny_swish_shared");
+  const std::string runaway = "old";
+  const std::string long_line = "My sister works in a hospital in the city and reads a good book every evening.";
+  for (const uint32_t beam : {1u, 4u}) {
+    INFO("beam " << beam);
+    const DecodeOptions options{.beam = beam, .max_length = 300};
+    const auto alone = translator.translate_text({runaway}, options).at(0).hypotheses.at(0);
+    const auto batched = translator.translate_text({runaway, long_line}, options).at(0).hypotheses.at(0);
+    CHECK(alone.ids.size() == 40);
+    CHECK(batched.ids == alone.ids);
+    CHECK(batched.score == alone.score);
+  }
+  testing::require_no_validation_messages(context);
+}

@@ -101,14 +101,20 @@ std::vector<uint32_t> Engine::encode(const std::string& text) const {
   return ids;
 }
 
+uint32_t Engine::step_limit(uint32_t source_length, uint32_t max_length) const {
+  const uint32_t source = std::min(round_up(std::max(source_length, 1u), kSourceBucket), config().max_positions);
+  // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
+  // cache; transformers runs to max_length, a difference only for runaway outputs. The cap is each
+  // sentence's own, so its translation does not depend on the sentences batched with it.
+  // CTranslate2 models run to max_length as CTranslate2 does.
+  const uint32_t cap = config().ctranslate2_decoding ? config().max_positions : 2 * source + 32;
+  return std::min(max_length - 1, std::min(cap, config().max_positions));
+}
+
 translate::Capacity Engine::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
                                              uint32_t max_length, uint32_t sampling_topk) const {
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
-  // Output length is capped at twice the source plus a margin (and by max_length), which bounds the KV
-  // cache; transformers runs to max_length, a difference only for runaway outputs.
-  // CTranslate2 models run to max_length as CTranslate2 does.
-  const uint32_t cap = config().ctranslate2_decoding ? config().max_positions : 2 * source + 32;
-  const uint32_t target = std::min(max_length - 1, std::min(cap, config().max_positions));
+  const uint32_t target = step_limit(longest, max_length);
   return {.sentences = sentences, .source = source, .rows = power_of_two_at_least(sentences * beam), .target = target,
           .top_k = beam > 1 ? 2 * beam : std::max(sampling_topk, 1u)};
 }

@@ -118,6 +118,12 @@ std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence) {
 
 double sampling_uniform(std::mt19937_64& generator) { return double(generator() >> 11) * 0x1.0p-53; }
 
+std::vector<uint32_t> Engine::step_limits(const Workspace& ws, uint32_t sentences, uint32_t max_length) const {
+  std::vector<uint32_t> limits;
+  for (uint32_t i = 0; i < sentences; ++i) limits.push_back(step_limit(ws.state()[ws.length_offset() + i], max_length));
+  return limits;
+}
+
 std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
                                            uint32_t max_length, std::vector<std::mt19937_64>& generators) {
   const auto& prefix = options.target_prefix;
@@ -131,6 +137,7 @@ std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const 
   std::vector<Hypothesis> out(sentences);
   std::vector<double> sums(sentences, 0.0);
   const bool attention = options.needs_attention();
+  const auto limits = step_limits(ws, sentences, max_length);
   std::vector<Trail> trails;  // per sentence: greedy keeps one row per sentence
   Rows rows = first_rows(ws, sentences, 1, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
@@ -158,7 +165,7 @@ std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const 
       if (attention) trails[sentence] = translate::extend(trails[sentence], step_attention, j);
       // A forced eos has probability 1 (transformers' ForcedEOSTokenLogitsProcessor): it adds 0.
       if (!forced) sums[sentence] += values[size_t(j) * K + pick];
-      if (token != c.eos_id) next.add(j, token, sentence);
+      if (token != c.eos_id && step + 1 < limits[sentence]) next.add(j, token, sentence);
     }
     if (next.size() == 0 || step + 2 >= max_length) break;
     repetition.advance(next);
@@ -230,6 +237,7 @@ std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t
   }
   const auto& prefix = options.target_prefix;
   const bool attention = options.needs_attention();
+  const auto limits = step_limits(ws, sentences, max_length);
   std::vector<Trail> trails;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
@@ -249,11 +257,11 @@ std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t
     const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
     const uint32_t length = step + 1 - uint32_t(prefix.size());  // beam length after the prefix, with the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
-    const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {
       Sentence& s = state[i];
       if (s.done) continue;
+      const bool last = step + 1 >= limits[i];
       std::vector<Candidate> candidates;
       for (uint32_t b = 0; b < N; ++b) {
         const uint32_t row = s.first_row + b;
@@ -353,6 +361,7 @@ std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& 
   }
   const auto& prefix = options.target_prefix;
   const bool attention = options.needs_attention();
+  const auto limits = step_limits(ws, sentences, max_length);
   std::vector<Trail> trails;
   Rows rows = first_rows(ws, sentences, N, start_token(c), prefix, c.pad_id,
                          [&](translate::Plan& plan) { submit("decoder step", plan); }, attention ? &trails : nullptr);
@@ -370,11 +379,11 @@ std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& 
     check_finite(ids, rows, K, step);
     const auto values = ws.top_values(bucket, K);
     const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
-    const bool last = step + 2 >= max_length || step + 1 >= ws.shape().target;
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {
       Sentence& s = state[i];
       if (s.done) continue;
+      const bool last = step + 1 >= limits[i];
       std::vector<Candidate> candidates;
       for (uint32_t b = 0; b < N; ++b) {
         const uint32_t row = s.first_row + b;

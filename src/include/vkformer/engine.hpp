@@ -82,6 +82,11 @@ class Engine {
   void set_observer(SubmitObserver* observer) { observer_ = observer; }
 
  private:
+  // The decoder steps a sentence of source_length ids may take (its tokens, eos included, after the prefix
+  // and within max_length): the workspace's target capacity is its batch's longest's.
+  uint32_t step_limit(uint32_t source_length, uint32_t max_length) const;
+  // The step limit of each sentence of the batch in `ws` (from its source lengths in the state).
+  std::vector<uint32_t> step_limits(const translate::Workspace& ws, uint32_t sentences, uint32_t max_length) const;
   translate::Capacity capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam, uint32_t max_length,
                                    uint32_t sampling_topk = 1) const;
   std::string misfit(const translate::Capacity& capacity, uint64_t memory_limit) const;
