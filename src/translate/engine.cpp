@@ -112,7 +112,7 @@ uint32_t Engine::step_limit(uint32_t source_length, uint32_t max_length) const {
 }
 
 translate::Capacity Engine::capacity_for(uint32_t sentences, uint32_t longest, uint32_t beam,
-                                             uint32_t max_length, uint32_t sampling_topk) const {
+                                         uint32_t max_length, uint32_t sampling_topk) const {
   const uint32_t source = std::min(round_up(std::max(longest, 1u), kSourceBucket), config().max_positions);
   const uint32_t target = step_limit(longest, max_length);
   return {.sentences = sentences, .source = source, .rows = power_of_two_at_least(sentences * beam), .target = target,
@@ -146,7 +146,7 @@ std::string Engine::misfit(const translate::Capacity& capacity, uint64_t memory_
 // Buffers grow with sentences x beam x length: the most sentences (up to `wanted`) of `longest` tokens
 // whose buffers fit. Only a sentence that does not fit alone is an error.
 uint32_t Engine::sentences_that_fit(uint32_t wanted, uint32_t longest, const DecodeOptions& options,
-                                        uint32_t max_length) const {
+                                    uint32_t max_length) const {
   const auto misfit_for = [&](uint32_t sentences) {
     return misfit(capacity_for(sentences, longest, options.beam, max_length, options.sampling_topk), options.memory_limit);
   };
@@ -170,7 +170,7 @@ uint32_t Engine::sentences_that_fit(uint32_t wanted, uint32_t longest, const Dec
 // freeing and allocating buffers of other sizes for every source bucket fragmented the host heap of
 // CPU drivers, whose device memory is malloc'ed, and RSS grew with every batch.
 Workspace& Engine::workspace_for(const translate::Capacity& wanted, uint32_t sentences, uint32_t beam,
-                                     uint64_t memory_limit) {
+                                 uint64_t memory_limit) {
   const auto holds = [&](const translate::Capacity& c) {
     return c.source >= wanted.source && c.target >= wanted.target && c.sentences >= sentences &&
            c.rows >= sentences * beam && c.top_k >= wanted.top_k && misfit(c, memory_limit).empty();
@@ -213,7 +213,7 @@ void Engine::run_encoder(Workspace& ws, const std::vector<const std::vector<uint
 }
 
 std::vector<Translation> Engine::translate(const std::vector<std::vector<uint32_t>>& sources,
-                                               const DecodeOptions& options) {
+                                           const DecodeOptions& options) {
   if (options.beam == 0 || options.beam > kMaxBeam) throw Error(fmt::format("beam size must be between 1 and {}", kMaxBeam));
   if (options.n_best == 0 || options.n_best > options.beam) throw Error("n-best must be between 1 and the beam size");
   if (options.sampling_topk == 0 || options.sampling_topk > kMaxSamplingTopK) {

@@ -125,7 +125,7 @@ std::vector<uint32_t> Engine::step_limits(const Workspace& ws, uint32_t sentence
 }
 
 std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const DecodeOptions& options,
-                                           uint32_t max_length, std::vector<std::mt19937_64>& generators) {
+                                       uint32_t max_length, std::vector<std::mt19937_64>& generators) {
   const auto& prefix = options.target_prefix;
   const float length_penalty = options.length_penalty;
   const auto& c = config();
@@ -218,7 +218,7 @@ struct Candidate {
 }  // namespace
 
 std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t sentences,
-                                                             const DecodeOptions& options, uint32_t max_length) {
+                                                         const DecodeOptions& options, uint32_t max_length) {
   const auto& c = config();
   const uint32_t N = options.beam, K = 2 * N;
   struct Sentence {
@@ -337,8 +337,8 @@ std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t
 // done when N hypotheses have finished (with length penalty 0: when its best beam finished) or at the last
 // step; hypotheses are then scored sum / length^penalty (eos counted), best first.
 std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& ws, uint32_t sentences,
-                                                                         const DecodeOptions& options,
-                                                                         uint32_t max_length) {
+                                                                     const DecodeOptions& options,
+                                                                     uint32_t max_length) {
   const auto& c = config();
   const uint32_t N = options.beam, K = 2 * N;
   struct Finished {

@@ -44,7 +44,7 @@ class Engine {
   // matrices as f16 (half the memory and traffic), Element::i8 quantizes them per row, Element::f32 expands
   // them; compute stays f32. tokenized: input and output are tokens separated by spaces, for any model.
   Engine(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
-             std::optional<Element> weights = std::nullopt, bool tokenized = false);
+         std::optional<Element> weights = std::nullopt, bool tokenized = false);
   ~Engine();
 
   const ModelConfig& config() const;
