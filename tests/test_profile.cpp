@@ -255,19 +255,24 @@ TEST_CASE("cli: profile decodes as translate does unless told otherwise, and its
     CHECK(summary["batch_size"] == c.batch_size);
     CHECK(summary["model"] == model);
     CHECK(summary["sentences"] == 2);
-    // The decoder ran the beam it reports: its rows, from the flops of a d x d matmul, are sentences x beam.
+    // The decoder ran the beam it reports: its rows, from the flops of a d x d matmul, are sentences x beam
+    // while both sentences decode (fewer once one has finished).
     size_t steps = 0;
+    double most_rows = 0;
     for (const auto& submit : summary["submits"]) {
       if (submit["kind"] == "encoder") continue;
       for (const auto& layer : submit["layers"]) {
         if (layer["name"] != "decoder L0") continue;
         ++steps;
         for (const auto& dispatch : layer["dispatches"]) {
-          if (dispatch["label"] == "self out proj") CHECK(dispatch["flops"].get<double>() / (2 * d * d) == c.decoder_rows);
+          if (dispatch["label"] == "self out proj") {
+            most_rows = std::max(most_rows, dispatch["flops"].get<double>() / (2 * d * d));
+          }
         }
       }
     }
     CHECK(steps > 0);
+    CHECK(most_rows == c.decoder_rows);
 
     std::ifstream file(chart);
     const std::string svg((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
