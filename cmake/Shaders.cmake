@@ -17,7 +17,7 @@ macro(vkformer_compile_shader shader name define)
   endif()
   add_custom_command(
     OUTPUT ${cpp}
-    COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${VKFORMER_CMAKE_DIR}/../shaders/include -MD -MF ${spv}.d -o ${spv} ${shader}
+    COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${VKFORMER_CMAKE_DIR}/../shaders/include -MD -MF ${spv}.d -MT ${cpp} -o ${spv} ${shader}
     COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
     COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${VKFORMER_CMAKE_DIR}/spirv_to_cpp.cmake
     MAIN_DEPENDENCY ${shader}
