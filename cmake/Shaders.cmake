@@ -20,6 +20,8 @@ macro(vkformer_compile_shader shader name define)
     COMMAND ${GLSLC} --target-env=vulkan1.1 -O -Werror ${define_flag} -I ${VKFORMER_CMAKE_DIR}/../shaders/include -MD -MF ${spv}.d -MT ${cpp} -o ${spv} ${shader}
     COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
     COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${cpp} -DNAME=${name} -P ${VKFORMER_CMAKE_DIR}/spirv_to_cpp.cmake
+    # spirv_to_cpp leaves an unchanged file as it was: newer than the includes, or make reruns this each build.
+    COMMAND ${CMAKE_COMMAND} -E touch ${cpp}
     MAIN_DEPENDENCY ${shader}
     DEPFILE ${spv}.d
     COMMENT "Compiling shader ${name}"
