@@ -1,4 +1,4 @@
-// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias), where op(B) = B^T when B is
+// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias) (+ C[z] with flags bit 6), where op(B) = B^T when B is
 // stored [N, K] (nn.Linear weights, spec constant B_TRANSPOSED) and B when stored [K, N]. Batch index
 // z = outer * batch_inner + inner, each with its own element stride, so attention heads (inner) inside
 // sentences (outer) are addressed in place without transpose copies.
@@ -17,7 +17,9 @@ layout(std430, binding = 2) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's bf16/i8/i16 elements, packed
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 5) writeonly buffer C { float c[]; };
+// Read too when accumulating (a pre-norm layer's residual, x += f): each element of C is read and then
+// written by the one invocation that computes it, so C may be the residual itself.
+layout(std430, binding = 5) buffer C { float c[]; };
 // A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
 // texels (texture bindings: every device allows 16, but only 4 storage buffers).
 layout(binding = 6) uniform utextureBuffer bq4;
@@ -32,7 +34,8 @@ layout(push_constant) uniform Push {
   float alpha;
   uint flags;  // bit 0: add bias; bit 1: rows of A and B start at multiples of 4 elements (vec4 loads);
                // bit 2: B holds f16 (read only through b4); bits 3-4: B holds bf16 (1), i8 (2) or i16 (3);
-               // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bits 8-15: activation
+               // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bit 6: add C's value
+               // (accumulate); bits 8-15: activation
   uint scale_offset;  // first scale in scale4, in floats
 } p;
 
@@ -69,6 +72,7 @@ float load_b(uint index) {
 
 bool has_bias() { return (p.flags & 1u) != 0u; }
 bool vec4_loads() { return (p.flags & 2u) != 0u; }
+bool accumulate() { return (p.flags & 64u) != 0u; }
 uint activation_kind() { return (p.flags >> 8) & 255u; }
 
 uint batch_base(uint z, uint outer_stride, uint inner_stride) {
@@ -87,5 +91,7 @@ void store(uint c_base, uint m, uint n, float sum) {
   }
   float value = p.alpha * sum;
   if (has_bias()) value += bias[p.bias_offset + n];
-  c[c_base + m * p.ldc + n] = activate(value, activation_kind());
+  const uint at = c_base + m * p.ldc + n;
+  value = activate(value, activation_kind());
+  c[at] = accumulate() ? c[at] + value : value;
 }

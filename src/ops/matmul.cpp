@@ -77,7 +77,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                     a.buffer->vec4_view() && b_view;
   const uint32_t kind = element == Element::bf16 ? 1 : element == Element::i8 ? 2 : element == Element::i16 ? 3 : 0;
   const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (element == Element::f16 ? 4u : 0u) |
-                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (uint32_t(s.activation) << 8);
+                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (s.accumulate ? 64u : 0u) |
+                         (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
                   s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags,
                   s.b_scale.offset};
@@ -117,7 +118,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   const Buffer* scale_buffer = scaled ? s.b_scale.buffer : a.buffer;
   const double batch = s.batch, m = s.M, n = s.N, k = s.K;
   const DispatchCost cost{.flops = 2 * m * n * k * batch,
-                          .bytes = (4 * (m * k + m * n) + element_bytes(element) * n * k) * batch};
+                          .bytes = (4 * (m * k + m * n * (s.accumulate ? 2 : 1)) + element_bytes(element) * n * k) *
+                                   batch};
   sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer},
                     push, groups, label, cost);
 }
