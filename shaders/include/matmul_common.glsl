@@ -17,9 +17,11 @@ layout(std430, binding = 2) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's bf16/i8/i16 elements, packed
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
-// Read too when accumulating (a pre-norm layer's residual, x += f): each element of C is read and then
-// written by the one invocation that computes it, so C may be the residual itself.
-layout(std430, binding = 5) buffer C { float c[]; };
+layout(std430, binding = 5) writeonly buffer C { float c[]; };
+// C's old values when accumulating (a pre-norm layer's residual, x += f): each element is read and then
+// written by the one invocation that computes it. A second, readonly declaration: C itself stays
+// writeonly, which llvmpipe compiles to faster stores.
+layout(std430, binding = 5) readonly buffer Residual { float residual[]; };
 // A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
 // texels (texture bindings: every device allows 16, but only 4 storage buffers).
 layout(binding = 6) uniform utextureBuffer bq4;
@@ -93,5 +95,7 @@ void store(uint c_base, uint m, uint n, float sum) {
   if (has_bias()) value += bias[p.bias_offset + n];
   const uint at = c_base + m * p.ldc + n;
   value = activate(value, activation_kind());
-  c[at] = accumulate() ? c[at] + value : value;
+  // A branch, not a select: the load must not run when not accumulating (a per-lane loop on llvmpipe).
+  if (accumulate()) value += residual[at];
+  c[at] = value;
 }
