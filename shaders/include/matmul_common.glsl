@@ -1,5 +1,5 @@
-// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias) (+ C[z] with flags bit 6), where op(B) = B^T when B is
-// stored [N, K] (nn.Linear weights, spec constant B_TRANSPOSED) and B when stored [K, N]. Batch index
+// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias) (+ C[z] under ACCUMULATE), where
+// op(B) = B^T when B is stored [N, K] (nn.Linear weights, spec constant B_TRANSPOSED) and B when stored [K, N]. Batch index
 // z = outer * batch_inner + inner, each with its own element stride, so attention heads (inner) inside
 // sentences (outer) are addressed in place without transpose copies.
 #include "activation.glsl"
@@ -8,6 +8,9 @@ layout(constant_id = 1) const bool B_TRANSPOSED = true;
 // B holds bf16, i8 or i16 (flags bits 3-4 say which), widened as it is loaded; a constant so that the
 // f32 and f16 pipelines carry none of it. Id 7: after every shader's own constants.
 layout(constant_id = 7) const bool B_QUANTIZED = false;
+// C += the product (a pre-norm layer's residual, x += f): a constant, so that the other pipelines compile
+// as if it did not exist (even a skipped load in the store slowed them on llvmpipe).
+layout(constant_id = 8) const bool ACCUMULATE = false;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 // The vec4 views of A and B are uniform texel buffers: CPU drivers (llvmpipe) gather a texel fetch as
@@ -18,9 +21,8 @@ layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's 
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 5) writeonly buffer C { float c[]; };
-// C's old values when accumulating (a pre-norm layer's residual, x += f): each element is read and then
-// written by the one invocation that computes it. A second, readonly declaration: C itself stays
-// writeonly, which llvmpipe compiles to faster stores.
+// C's old values under ACCUMULATE: each element is read and then written by the one invocation that
+// computes it. A second, readonly declaration: C itself stays writeonly.
 layout(std430, binding = 5) readonly buffer Residual { float residual[]; };
 // A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
 // texels (texture bindings: every device allows 16, but only 4 storage buffers).
@@ -36,8 +38,7 @@ layout(push_constant) uniform Push {
   float alpha;
   uint flags;  // bit 0: add bias; bit 1: rows of A and B start at multiples of 4 elements (vec4 loads);
                // bit 2: B holds f16 (read only through b4); bits 3-4: B holds bf16 (1), i8 (2) or i16 (3);
-               // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bit 6: add C's value
-               // (accumulate); bits 8-15: activation
+               // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bits 8-15: activation
   uint scale_offset;  // first scale in scale4, in floats
 } p;
 
@@ -74,7 +75,6 @@ float load_b(uint index) {
 
 bool has_bias() { return (p.flags & 1u) != 0u; }
 bool vec4_loads() { return (p.flags & 2u) != 0u; }
-bool accumulate() { return (p.flags & 64u) != 0u; }
 uint activation_kind() { return (p.flags >> 8) & 255u; }
 
 uint batch_base(uint z, uint outer_stride, uint inner_stride) {
@@ -95,7 +95,6 @@ void store(uint c_base, uint m, uint n, float sum) {
   if (has_bias()) value += bias[p.bias_offset + n];
   const uint at = c_base + m * p.ldc + n;
   value = activate(value, activation_kind());
-  // A branch, not a select: the load must not run when not accumulating (a per-lane loop on llvmpipe).
-  if (accumulate()) value += residual[at];
+  if (ACCUMULATE) value += residual[at];
   c[at] = value;
 }

@@ -77,8 +77,7 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                     a.buffer->vec4_view() && b_view;
   const uint32_t kind = element == Element::bf16 ? 1 : element == Element::i8 ? 2 : element == Element::i16 ? 3 : 0;
   const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (element == Element::f16 ? 4u : 0u) |
-                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (s.accumulate ? 64u : 0u) |
-                         (uint32_t(s.activation) << 8);
+                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
                   s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags,
                   s.b_scale.offset};
@@ -104,9 +103,10 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  if (quantized) {
-    specialization.resize(7);  // B_QUANTIZED is constant 7 in every matmul shader
-    specialization.push_back(1);
+  if (quantized || s.accumulate) {
+    specialization.resize(7);  // B_QUANTIZED and ACCUMULATE are constants 7 and 8 in every matmul shader
+    specialization.push_back(quantized);
+    if (s.accumulate) specialization.push_back(1);
   }
   // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
   // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
