@@ -1,5 +1,5 @@
-// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias), where op(B) = B^T when B is
-// stored [N, K] (nn.Linear weights, spec constant B_TRANSPOSED) and B when stored [K, N]. Batch index
+// Shared by the matmul shaders: C[z] = act(alpha * A[z] . op(B[z]) + bias) (+ C[z] under ACCUMULATE), where
+// op(B) = B^T when B is stored [N, K] (nn.Linear weights, spec constant B_TRANSPOSED) and B when stored [K, N]. Batch index
 // z = outer * batch_inner + inner, each with its own element stride, so attention heads (inner) inside
 // sentences (outer) are addressed in place without transpose copies.
 #include "activation.glsl"
@@ -8,6 +8,9 @@ layout(constant_id = 1) const bool B_TRANSPOSED = true;
 // B holds bf16, i8 or i16 (flags bits 3-4 say which), widened as it is loaded; a constant so that the
 // f32 and f16 pipelines carry none of it. Id 7: after every shader's own constants.
 layout(constant_id = 7) const bool B_QUANTIZED = false;
+// C += the product (a pre-norm layer's residual, x += f): a constant, so that the other pipelines compile
+// as if it did not exist (even a skipped load in the store slowed them on llvmpipe).
+layout(constant_id = 8) const bool ACCUMULATE = false;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 // The vec4 views of A and B are uniform texel buffers: CPU drivers (llvmpipe) gather a texel fetch as
@@ -18,6 +21,9 @@ layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's 
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 5) writeonly buffer C { float c[]; };
+// C's old values under ACCUMULATE: each element is read and then written by the one invocation that
+// computes it. A second, readonly declaration: C itself stays writeonly.
+layout(std430, binding = 5) readonly buffer Residual { float residual[]; };
 // A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
 // texels (texture bindings: every device allows 16, but only 4 storage buffers).
 layout(binding = 6) uniform utextureBuffer bq4;
@@ -87,5 +93,8 @@ void store(uint c_base, uint m, uint n, float sum) {
   }
   float value = p.alpha * sum;
   if (has_bias()) value += bias[p.bias_offset + n];
-  c[c_base + m * p.ldc + n] = activate(value, activation_kind());
+  const uint at = c_base + m * p.ldc + n;
+  value = activate(value, activation_kind());
+  if (ACCUMULATE) value += residual[at];
+  c[at] = value;
 }

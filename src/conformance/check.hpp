@@ -2,6 +2,7 @@
 // Helpers shared by the per-op conformance cases: deterministic inputs, guarded output buffers, and
 // comparison against the fp64 reference.
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,13 +56,15 @@ Result finish(std::string op, std::string shape, const Comparison& comparison, c
               const Sequence& sequence);
 
 // Records the sequence through `record`, runs it once to warm up and once to measure (the shaders must be
-// idempotent: outputs never alias inputs in the cases).
+// idempotent: outputs never alias inputs in the cases, except where `reset` restores, between the runs,
+// an output that is also an input).
 template <typename Record>
-void run_once(Context& context, Sequence& sequence, Record record) {
+void run_once(Context& context, Sequence& sequence, Record record, const std::function<void()>& reset = {}) {
   sequence.begin();
   record(sequence);
   sequence.end();
   context.submit_and_wait({sequence.command_buffer()});  // first run compiles the pipeline on some drivers
+  if (reset) reset();
   context.submit_and_wait({sequence.command_buffer()});
 }
 

@@ -80,18 +80,20 @@ Layout attention_values(uint32_t batch, uint32_t heads, uint32_t q_len, uint32_t
   return l;
 }
 
+// C as the kernel leaves it, from its elements before the run (`initial`, c_offset + c_size of them):
+// written elements take the product (plus their old value when accumulating), the others stay.
 std::vector<double> reference(const Layout& l, const std::vector<float>& a, const std::vector<double>& b,
-                              const std::vector<float>& bias) {
+                              const std::vector<float>& bias, const std::vector<float>& initial) {
   const MatmulShape& s = l.shape;
   const uint32_t lda = s.lda ? s.lda : s.K;
   const uint32_t ldb = s.ldb ? s.ldb : (s.b_transposed ? s.K : s.N);
   const uint32_t ldc = s.ldc ? s.ldc : s.N;
-  std::vector<double> c(l.c_size, double(kSentinel));
+  std::vector<double> c(initial.begin(), initial.end());
   for (uint32_t z = 0; z < s.batch; ++z) {
     const uint32_t outer = z / s.batch_inner, inner = z % s.batch_inner;
     const size_t a0 = l.a_offset + outer * s.a_outer + inner * s.a_inner;
     const size_t b0 = l.b_offset + outer * s.b_outer + inner * s.b_inner;
-    const size_t c0 = outer * s.c_outer + inner * s.c_inner;
+    const size_t c0 = l.c_offset + outer * s.c_outer + inner * s.c_inner;
     for (uint32_t m = 0; m < s.M; ++m) {
       for (uint32_t n = 0; n < s.N; ++n) {
         double sum = 0;
@@ -100,7 +102,8 @@ std::vector<double> reference(const Layout& l, const std::vector<float>& a, cons
           sum += double(a[a0 + size_t(m) * lda + k]) * bv;
         }
         double value = double(s.alpha) * sum + (l.bias ? double(bias[l.bias_offset + n]) : 0.0);
-        c[c0 + size_t(m) * ldc + n] = activate_reference(value, uint32_t(s.activation));
+        double& out = c[c0 + size_t(m) * ldc + n];
+        out = activate_reference(value, uint32_t(s.activation)) + (s.accumulate ? out : 0.0);
       }
     }
   }
@@ -133,16 +136,23 @@ Result run(Context& context, const Layout& l) {
                                            : guarded_buffer(context, stored, "b");
   }
   const auto bias = random_values(l.bias_offset + l.shape.N, 13);
-  auto expected = reference(l, a, b, bias);
-  expected.insert(expected.begin(), l.c_offset, double(kSentinel));  // skipped elements stay untouched
+  // Accumulating into C: C holds the residual, every element of it (the skipped ones must stay as well).
+  const size_t c_count = l.c_offset + l.c_size;
+  const auto initial = l.shape.accumulate ? random_values(c_count, 15) : std::vector<float>(c_count, kSentinel);
+  const auto expected = reference(l, a, b, bias, initial);
   Buffer a_buffer = guarded_buffer(context, a, "a");
   Buffer bias_buffer = guarded_buffer(context, bias, "bias");
-  Buffer c_buffer = guarded_output(context, l.c_offset + l.c_size, "c");
+  Buffer c_buffer = guarded_buffer(context, initial, "c");
   Sequence sequence(context, "conformance matmul", true);
   run_once(context, sequence, [&](Sequence& s) {
     record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
                   l.bias ? View{&bias_buffer, kGuard + l.bias_offset} : View{}, {&c_buffer, kGuard + l.c_offset},
                   shape);
+  }, [&] {
+    if (!l.shape.accumulate) return;
+    std::vector<float> padded(initial.size() + 2 * kGuard, kSentinel);
+    std::copy(initial.begin(), initial.end(), padded.begin() + kGuard);
+    c_buffer.upload(std::span<const float>(padded));
   });
   return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
                 sequence);
@@ -287,6 +297,45 @@ std::vector<Case> matmul_cases() {
     for (Layout& l : quantized) {
       l.b_element = element;
       l.name += fmt::format(" {} B", element_name(element));
+      layouts.push_back(l);
+    }
+  }
+  // C += A . B + bias (a pre-norm layer's residual add) in every kernel: the tuning's choice for 1, 3 and 9
+  // rows; gemv and blocked forced over row blocks, odd K, unaligned A, a column block of C, f16 and
+  // quantized B, and a batch.
+  {
+    std::vector<Layout> accumulating;
+    for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{1, 37, 64}, {3, 70, 48}, {9, 97, 36},
+                                                                         {33, 65, 129}}) {
+      accumulating.push_back(dense(m, n, k));
+    }
+    accumulating.push_back(forced(dense(19, 72, 40), MatmulKernel::gemv));
+    accumulating.push_back(forced(dense(5, 76, 36), MatmulKernel::blocked));
+    {
+      Layout l = dense(17, 40, 37);
+      l.a_offset = 1;
+      l.name += " unaligned";
+      accumulating.push_back(forced(l, MatmulKernel::gemv));
+      accumulating.push_back(forced(l, MatmulKernel::blocked));
+      l = dense(5, 40, 36);
+      l.shape.ldc = 3 * 40 + 5;
+      l.c_offset = l.bias_offset = 43;
+      l.c_size = 5 * l.shape.ldc;
+      l.name += " column block";
+      accumulating.push_back(l);
+    }
+    for (const Element element : {Element::f16, Element::bf16, Element::i8, Element::i16}) {
+      for (Layout l : {dense(1, 37, 64), dense(3, 97, 37), forced(dense(40, 45, 129), MatmulKernel::blocked)}) {
+        l.b_element = element;
+        l.name += fmt::format(" {} B", element_name(element));
+        accumulating.push_back(l);
+      }
+    }
+    accumulating.push_back(batched(33, 70, 36, 3));
+    for (Layout& l : accumulating) {
+      l.bias = true;
+      l.shape.accumulate = true;
+      l.name += " bias accumulate";
       layouts.push_back(l);
     }
   }

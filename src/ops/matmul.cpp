@@ -103,9 +103,10 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  if (quantized) {
-    specialization.resize(7);  // B_QUANTIZED is constant 7 in every matmul shader
-    specialization.push_back(1);
+  if (quantized || s.accumulate) {
+    specialization.resize(7);  // B_QUANTIZED and ACCUMULATE are constants 7 and 8 in every matmul shader
+    specialization.push_back(quantized);
+    if (s.accumulate) specialization.push_back(1);
   }
   // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
   // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
@@ -117,7 +118,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   const Buffer* scale_buffer = scaled ? s.b_scale.buffer : a.buffer;
   const double batch = s.batch, m = s.M, n = s.N, k = s.K;
   const DispatchCost cost{.flops = 2 * m * n * k * batch,
-                          .bytes = (4 * (m * k + m * n) + element_bytes(element) * n * k) * batch};
+                          .bytes = (4 * (m * k + m * n * (s.accumulate ? 2 : 1)) + element_bytes(element) * n * k) *
+                                   batch};
   sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer},
                     push, groups, label, cost);
 }

@@ -125,9 +125,11 @@ void Workspace::record_state_upload(Sequence& s) {
 }
 
 static void linear(Sequence& s, Context& context, View x, const Linear& w, View y, uint32_t rows,
-                   std::string_view label, Activation activation = Activation::none) {
+                   std::string_view label, Activation activation = Activation::none, bool accumulate = false) {
   record_matmul(s, context, x, w.weight, w.bias, y,
-                {.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .activation = activation}, label);
+                {.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .activation = activation,
+                 .accumulate = accumulate},
+                label);
 }
 
 // One matmul per row block of the output matrix, each writing its columns of the logits.
@@ -148,14 +150,17 @@ static float embedding_scale(const ModelConfig& c, const std::optional<float>& s
   return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f;
 }
 
-// A sublayer's residual connection. Post-norm (Marian): x = LayerNorm(x + f), "SUBLAYER norm"; pre-norm:
-// x = x + f, "SUBLAYER residual" (its input was normalized by pre_norm() first).
-static void residual(Sequence& s, Context& context, const ModelConfig& c, View f, View x, const Norm& norm,
-                     uint32_t rows, std::string_view sublayer) {
+// A sublayer's output projection `w` of `in` and its residual connection. Pre-norm: x = x + f, the matmul
+// adding into x (its input was normalized by pre_norm() first); post-norm (Marian): x = LayerNorm(x + f),
+// f through `tmp`, "SUBLAYER norm".
+static void project_residual(Sequence& s, Context& context, const ModelConfig& c, View in, const Linear& w, View tmp,
+                             View x, const Norm& norm, uint32_t rows, std::string_view label,
+                             std::string_view sublayer) {
   if (c.pre_norm) {
-    record_elementwise(s, context, x, f, x, rows * c.d_model, Activation::none, std::string(sublayer) + " residual");
+    linear(s, context, in, w, x, rows, label, Activation::none, true);
   } else {
-    record_layer_norm(s, context, f, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps,
+    linear(s, context, in, w, tmp, rows, label);
+    record_layer_norm(s, context, tmp, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps,
                       std::string(sublayer) + " norm");
   }
 }
@@ -209,12 +214,10 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
                       .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
                       .out = ctx, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
                      "self attention");
-    linear(s, context_, ctx, w.out, tmp, rows, "self out proj");
-    residual(s, context_, c, tmp, x, w.attention_norm, rows, "self");
+    project_residual(s, context_, c, ctx, w.out, tmp, x, w.attention_norm, rows, "self out proj", "self");
     linear(s, context_, pre_norm(s, context_, c, x, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&enc_ffn_, 0},
            rows, "ffn1", c.activation);
-    linear(s, context_, {&enc_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
-    residual(s, context_, c, tmp, x, w.ffn_norm, rows, "ffn");
+    project_residual(s, context_, c, {&enc_ffn_, 0}, w.fc2, tmp, x, w.ffn_norm, rows, "ffn2", "ffn");
     s.end();
   }
   // Cross-attention keys and values depend only on the encoder output: once per batch, not per step.
@@ -264,8 +267,7 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
                       .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
                      "cached self attention");
-    linear(s, context_, ctx, w.self_out, tmp, rows, "self out proj");
-    residual(s, context_, c, tmp, y, w.self_norm, rows, "self");
+    project_residual(s, context_, c, ctx, w.self_out, tmp, y, w.self_norm, rows, "self out proj", "self");
     linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
            {&dec_q_, 0}, rows, "cross q");
     record_attention(s, context_,
@@ -275,12 +277,10 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                       .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
                       .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
                      "cross attention");
-    linear(s, context_, ctx, w.cross_out, tmp, rows, "cross out proj");
-    residual(s, context_, c, tmp, y, w.cross_norm, rows, "cross");
+    project_residual(s, context_, c, ctx, w.cross_out, tmp, y, w.cross_norm, rows, "cross out proj", "cross");
     linear(s, context_, pre_norm(s, context_, c, y, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&dec_ffn_, 0},
            rows, "ffn1", c.activation);
-    linear(s, context_, {&dec_ffn_, 0}, w.fc2, tmp, rows, "ffn2");
-    residual(s, context_, c, tmp, y, w.ffn_norm, rows, "ffn");
+    project_residual(s, context_, c, {&dec_ffn_, 0}, w.fc2, tmp, y, w.ffn_norm, rows, "ffn2", "ffn");
     s.end();
   }
   Sequence& s = add_sequence(plan, "decoder output");

@@ -7,7 +7,7 @@
 
 namespace vkformer {
 
-// C[z] = act(alpha * A[z] . op(B[z]) + bias) for z < batch, with A [M, K] (row stride lda), B [N, K]
+// C[z] = act(alpha * A[z] . op(B[z]) + bias) (+ C[z]'s previous value with `accumulate`) for z < batch, with A [M, K] (row stride lda), B [N, K]
 // (b_transposed, nn.Linear weights) or [K, N], C [M, N], bias [N]. Batch z = outer * batch_inner + inner;
 // each operand has an element stride per outer and per inner index, so attention reads heads in place.
 // A, C and the bias are f32; B may hold f16, or (stored [N, K]) bf16, i8 or i16, widened in the kernels.
@@ -26,6 +26,8 @@ struct MatmulShape {
   // buffers are guaranteed). Unused (null buffer) for f32, f16 and bf16.
   View b_scale;
   Activation activation = Activation::none;
+  // C += the product: a pre-norm layer's residual add (x = x + f) in the matmul, one dispatch instead of two.
+  bool accumulate = false;
   MatmulKernel kernel = MatmulKernel::automatic;
 };
 
