@@ -226,7 +226,9 @@ TEST_CASE("a runaway translation ends at its own length cap, whatever is batched
     const auto batched = translator.translate_text({runaway, long_line}, options).at(0).hypotheses.at(0);
     CHECK(alone.ids.size() == 40);
     CHECK(batched.ids == alone.ids);
-    CHECK(batched.score == alone.score);
+    // Batch sizes take different matmul paths under some tunings: the same tokens, scores within rounding.
+    REQUIRE(batched.score);
+    CHECK(*batched.score == Approx(*alone.score).margin(1e-4));
   }
   testing::require_no_validation_messages(context);
 }
