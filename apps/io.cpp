@@ -133,37 +133,26 @@ uint32_t input_token_limit(const Engine& translator, uint32_t option) {
   return option == 0 ? 0 : std::min(option, translator.config().max_positions);
 }
 
-// The ids of encode_input, without pieces.
-static EncodedInput encode_ids(const Engine& translator, const std::string& text, uint32_t limit) {
-  if (limit == 0) return {translator.encode(text)};
-  std::vector<uint32_t> ids;
-  try {
-    ids = translator.encode(text);
-  } catch (const Error&) {
-    // Longer than the model's positions, or not UTF-8: the tokenizer alone tells which (it throws for the latter).
-    ids = translator.tokenizer().encode(text);
-    if (ids.size() <= limit) throw;
-  }
-  if (ids.size() <= limit) return {std::move(ids)};
-  const size_t count = ids.size();
-  const bool keep_eos = translator.config().add_source_eos;
-  const uint32_t last = ids.back();
-  ids.resize(limit);
-  if (keep_eos) ids.back() = last;
-  return {std::move(ids), count};
-}
-
 EncodedInput encode_input(const Engine& translator, const std::string& text, uint32_t limit, bool with_pieces) {
-  EncodedInput encoded = encode_ids(translator, text, limit);
-  if (with_pieces) {
-    encoded.pieces = translator.tokenizer().source_pieces(text);
-    if (encoded.truncated_from) {
-      // Cut as the ids were.
-      const std::string last = encoded.pieces.back();
-      encoded.pieces.resize(encoded.ids.size());
-      if (translator.config().add_source_eos) encoded.pieces.back() = last;
-    }
+  EncodedInput encoded;
+  std::vector<std::string>* pieces = with_pieces ? &encoded.pieces : nullptr;
+  if (limit == 0) {
+    encoded.ids = translator.encode(text, pieces);
+    return encoded;
   }
+  // The limit is within the model's positions: a longer line is cut instead of refused.
+  encoded.ids = translator.tokenizer().encode(text, pieces);
+  const size_t count = encoded.ids.size();
+  if (count <= limit) return encoded;
+  encoded.truncated_from = count;
+  const bool keep_eos = translator.config().add_source_eos;
+  const auto cut = [&](auto& items) {
+    auto last = items.back();
+    items.resize(limit);
+    if (keep_eos) items.back() = std::move(last);
+  };
+  cut(encoded.ids);
+  if (pieces) cut(*pieces);
   return encoded;
 }
 
@@ -171,11 +160,7 @@ std::vector<Outcome> translate_isolated(Engine& translator, const std::vector<st
                                         const DecodeOptions& options, bool stop_at_error,
                                         const std::vector<std::vector<std::string>>& pieces) {
   const auto decoded = [&](Translation translation, size_t i) {
-    for (auto& h : translation.hypotheses) {
-      h.text = translator.hypothesis_text(h, options.replace_unknowns && i < pieces.size() ? pieces[i]
-                                                                                          : std::vector<std::string>{});
-      if (!options.return_attention) h.attention.clear();
-    }
+    translator.decode_hypotheses(translation, i < pieces.size() ? pieces[i] : std::vector<std::string>{}, options);
     return translation;
   };
   std::vector<Outcome> outcomes;

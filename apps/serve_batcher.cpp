@@ -107,13 +107,13 @@ void Batcher::translate(std::vector<Item>& batch) {
   for (auto& item : batch) {
     try {
       const auto& sentence = item.request->sentences[item.index];
-      auto ids = translator.encode(sentence);
+      std::vector<std::string> sentence_pieces;
+      auto ids = translator.encode(sentence, options.replace_unknowns ? &sentence_pieces : nullptr);
       if (ids.size() > limit) {
         throw Error(fmt::format("a sentence of {} tokens is longer than the limit of {}", ids.size(), limit));
       }
       sources.push_back(std::move(ids));
-      pieces.push_back(options.replace_unknowns ? translator.tokenizer().source_pieces(sentence)
-                                                : std::vector<std::string>{});
+      pieces.push_back(std::move(sentence_pieces));
       encoded.push_back(&item);
     } catch (const std::exception& e) {
       deliver(item, {.error = e.what(), .bad_input = true});

@@ -9,22 +9,13 @@
 #include "vkformer/engine.hpp"
 
 using namespace vkformer;
+using testing::ids_of;
 using nlohmann::json;
 
 namespace {
 
 // Softmax weights from fp32 scores, summed over <= 16 source positions and a few heads.
 constexpr double kWeightTolerance = 2e-5;
-
-std::vector<uint32_t> ids_of(const std::vector<std::string>& tokens, const std::vector<std::string>& vocabulary) {
-  std::vector<uint32_t> ids;
-  for (const auto& token : tokens) {
-    const auto found = std::find(vocabulary.begin(), vocabulary.end(), token);
-    REQUIRE(found != vocabulary.end());
-    ids.push_back(uint32_t(found - vocabulary.begin()));
-  }
-  return ids;
-}
 
 // The first expected.size() vectors of `attention` against `expected` (CTranslate2 leaves out the end
 // token's), each over the whole source.
@@ -119,13 +110,16 @@ TEST_CASE("replace_unknowns copies the most attended source token, as CTranslate
   const json golden = goldens().at("replace_unknowns");
   const auto directory = std::string(VKFORMER_TEST_DATA) + "/ctranslate2/" + golden["model"].get<std::string>();
   Engine translator(context, directory, false, std::nullopt, /*tokenized=*/true);
-  std::string line;
-  for (const auto& token : golden["source"]) line += (line.empty() ? "" : " ") + token.get<std::string>();
+  // The tokens kind reads and writes tokens separated by spaces.
   const auto join = [](const json& tokens) {
     std::string text;
-    for (const auto& token : tokens) text += (text.empty() ? "" : " ") + token.get<std::string>();
+    for (const auto& token : tokens) {
+      if (!text.empty()) text += ' ';
+      text += token.get<std::string>();
+    }
     return text;
   };
+  const std::string line = join(golden["source"]);
   const DecodeOptions plain{.beam = 1, .max_length = 25};
   CHECK(translator.translate_text({line}, plain).at(0).hypotheses.at(0).text == join(golden["hypothesis"]));
   DecodeOptions replacing = plain;

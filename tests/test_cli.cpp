@@ -11,11 +11,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using vkformer::testing::CliResult;
 using vkformer::testing::run_cli;
+using vkformer::testing::tiny_model;
 using vkformer::testing::TempDir;
 
 namespace {
-
-std::string tiny_model() { return fmt::format("--model '{}/tiny_swish_shared'", VKFORMER_TEST_DATA); }
 
 json golden() { return vkformer::testing::read_test_json("tiny_swish_shared/golden.json"); }
 

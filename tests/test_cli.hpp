@@ -76,6 +76,9 @@ inline CliResult run_cli(const CliRun& run) {
   return result;
 }
 
+// The --model option of the tiny Marian test model.
+inline std::string tiny_model() { return fmt::format("--model '{}/tiny_swish_shared'", VKFORMER_TEST_DATA); }
+
 inline CliResult run_cli(const std::string& arguments, const std::string& input, const std::string& environment = "") {
   return run_cli({.arguments = arguments, .input = input, .environment = environment});
 }

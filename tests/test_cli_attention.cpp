@@ -1,8 +1,6 @@
 // `vkformer translate --attention` (SVG heat maps, matrices in --json) and --replace-unknowns, as a user
 // runs them.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -12,19 +10,12 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using vkformer::testing::CliResult;
+using vkformer::testing::read_bytes;
 using vkformer::testing::run_cli;
+using vkformer::testing::tiny_model;
 using vkformer::testing::TempDir;
 
 namespace {
-
-std::string tiny_model() { return fmt::format("--model '{}/tiny_swish_shared'", VKFORMER_TEST_DATA); }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -62,7 +53,7 @@ TEST_CASE("cli: --attention DIR draws a heat map per line and --json carries the
       for (double w : row) sum += w;
       CHECK(sum == Approx(1.0).margin(1e-5));
     }
-    const std::string svg = read_file(maps / fmt::format("line-{}.svg", i + 1));
+    const std::string svg = read_bytes(maps / fmt::format("line-{}.svg", i + 1));
     CHECK(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     CHECK(svg.ends_with("</svg>\n"));
     CHECK(count(svg, "<rect class=\"cell\"") == ids.size() * source_ids.size());
@@ -80,7 +71,7 @@ TEST_CASE("cli: --attention FILE.svg takes one line, and more is a usage error a
   const CliResult one = run_cli(fmt::format("translate {} --attention '{}' Hello", tiny_model(), file.string()), "");
   CHECK(one.exit_code == 0);
   CHECK(one.err.empty());
-  CHECK(count(read_file(file), "<rect class=\"cell\"") > 0);
+  CHECK(count(read_bytes(file), "<rect class=\"cell\"") > 0);
 
   const CliResult two = run_cli(fmt::format("translate {} --attention '{}'", tiny_model(), file.string()), "Hello\nThanks\n");
   CHECK(two.exit_code == 2);

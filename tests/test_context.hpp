@@ -1,12 +1,14 @@
 #pragma once
 // One Vulkan context per tuning for the whole test run: creating a device and compiling pipelines is far
 // more expensive than any single test.
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -36,6 +38,17 @@ inline void require_no_validation_messages(const Context& context) {
   const uint32_t before = std::exchange(seen[&context], now);
   INFO("validation messages were printed to stderr");
   REQUIRE(now == before);
+}
+
+// The ids of tokens in a vocabulary (a CTranslate2 model's, by position); each must be in it.
+inline std::vector<uint32_t> ids_of(const std::vector<std::string>& tokens, const std::vector<std::string>& vocabulary) {
+  std::vector<uint32_t> ids;
+  for (const auto& token : tokens) {
+    const auto found = std::find(vocabulary.begin(), vocabulary.end(), token);
+    REQUIRE(found != vocabulary.end());
+    ids.push_back(uint32_t(found - vocabulary.begin()));
+  }
+  return ids;
 }
 
 inline std::string read_bytes(const std::filesystem::path& path) {

@@ -16,6 +16,7 @@
 #include "vkformer/engine.hpp"
 
 using namespace vkformer;
+using testing::ids_of;
 using nlohmann::json;
 
 namespace {
@@ -24,16 +25,6 @@ const std::string kData = std::string(VKFORMER_TEST_DATA) + "/ctranslate2";
 constexpr uint32_t kMaxDecoding = 24;  // make_test_models.py's max_decoding_length
 // Scores are sums of f32 log-probabilities over up to 25 steps, divided by the length.
 constexpr double kScoreTolerance = 1e-4;
-
-std::vector<uint32_t> ids_of(const std::vector<std::string>& tokens, const std::vector<std::string>& vocabulary) {
-  std::vector<uint32_t> ids;
-  for (const auto& token : tokens) {
-    const auto found = std::find(vocabulary.begin(), vocabulary.end(), token);
-    REQUIRE(found != vocabulary.end());
-    ids.push_back(uint32_t(found - vocabulary.begin()));
-  }
-  return ids;
-}
 
 // CTranslate2 leaves the end token out of its hypotheses.
 std::vector<uint32_t> without_end(std::vector<uint32_t> ids, uint32_t eos) {

@@ -16,6 +16,7 @@
 #include "vkformer/engine.hpp"
 
 using namespace vkformer;
+using testing::ids_of;
 using nlohmann::json;
 
 namespace {
@@ -38,16 +39,6 @@ DecodeOptions options_of(const json& c, uint32_t max_length, uint32_t batch) {
   return {.beam = c["beam"].get<uint32_t>(), .max_length = max_length, .batch_sentences = batch,
           .repetition_penalty = o.value("repetition_penalty", 1.0f),
           .no_repeat_ngram_size = o.value("no_repeat_ngram_size", 0u)};
-}
-
-std::vector<uint32_t> ids_of(const std::vector<std::string>& tokens, const std::vector<std::string>& vocabulary) {
-  std::vector<uint32_t> ids;
-  for (const auto& token : tokens) {
-    const auto found = std::find(vocabulary.begin(), vocabulary.end(), token);
-    REQUIRE(found != vocabulary.end());
-    ids.push_back(uint32_t(found - vocabulary.begin()));
-  }
-  return ids;
 }
 
 // Decoder steps, and logit-edit dispatches in them, of a profile.

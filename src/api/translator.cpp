@@ -63,22 +63,16 @@ std::vector<Translation> Translator::translate_text(const std::vector<std::strin
     std::lock_guard lock(impl_->mutex);
     Engine& engine = impl_->engine;
     std::vector<std::vector<uint32_t>> sources;
+    std::vector<std::vector<std::string>> pieces(lines.size());
     for (size_t i = 0; i < lines.size(); ++i) {
       try {
-        sources.push_back(engine.encode(lines[i]));
+        sources.push_back(engine.encode(lines[i], options.replace_unknowns ? &pieces[i] : nullptr));
       } catch (const Error& e) {
         throw Error(fmt::format("source[{}]: {}", i, e.what()));
       }
     }
     auto translations = engine.translate(sources, options);
-    for (size_t i = 0; i < translations.size(); ++i) {
-      const auto pieces =
-          options.replace_unknowns ? engine.tokenizer().source_pieces(lines[i]) : std::vector<std::string>{};
-      for (auto& hypothesis : translations[i].hypotheses) {
-        hypothesis.text = engine.hypothesis_text(hypothesis, pieces);
-        if (!options.return_attention) hypothesis.attention.clear();
-      }
-    }
+    for (size_t i = 0; i < translations.size(); ++i) engine.decode_hypotheses(translations[i], pieces[i], options);
     return translations;
   });
 }

@@ -233,9 +233,11 @@ std::vector<std::string> Tokenizer::source_pieces(const std::string& text) const
   return pieces;
 }
 
-std::vector<uint32_t> Tokenizer::encode(const std::string& text) const {
+std::vector<uint32_t> Tokenizer::encode(const std::string& text, std::vector<std::string>* pieces) const {
+  auto text_pieces = source_pieces(text);
   std::vector<uint32_t> ids;
-  for (const auto& piece : source_pieces(text)) ids.push_back(source_id(piece));
+  for (const auto& piece : text_pieces) ids.push_back(source_id(piece));
+  if (pieces) *pieces = std::move(text_pieces);
   return ids;
 }
 

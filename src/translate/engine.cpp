@@ -92,8 +92,8 @@ DecodeOptions Engine::model_decode_options() const {
   return options;
 }
 
-std::vector<uint32_t> Engine::encode(const std::string& text) const {
-  auto ids = tokenizer().encode(text);
+std::vector<uint32_t> Engine::encode(const std::string& text, std::vector<std::string>* pieces) const {
+  auto ids = tokenizer().encode(text, pieces);
   if (ids.size() > config().max_positions) {
     throw Error(fmt::format("input of {} tokens is longer than the model's {} positions", ids.size(),
                             config().max_positions));
@@ -290,8 +290,14 @@ std::vector<Translation> Engine::translate(const std::vector<std::vector<uint32_
   return results;
 }
 
-std::string Engine::hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces) const {
-  return tokenizer().decode(hypothesis.ids, unknown_replacements(hypothesis, source_pieces));
+void Engine::decode_hypotheses(Translation& translation, const std::vector<std::string>& source_pieces,
+                               const DecodeOptions& options) const {
+  for (auto& hypothesis : translation.hypotheses) {
+    hypothesis.text = tokenizer().decode(
+        hypothesis.ids,
+        options.replace_unknowns ? unknown_replacements(hypothesis, source_pieces) : std::vector<std::string>{});
+    if (!options.return_attention) hypothesis.attention.clear();
+  }
 }
 
 std::vector<std::string> Engine::unknown_replacements(const Hypothesis& hypothesis,
@@ -310,15 +316,12 @@ std::vector<std::string> Engine::unknown_replacements(const Hypothesis& hypothes
 
 std::vector<Translation> Engine::translate_text(const std::vector<std::string>& lines, const DecodeOptions& options) {
   std::vector<std::vector<uint32_t>> sources;
-  for (const auto& line : lines) sources.push_back(encode(line));
-  auto results = translate(sources, options);
-  for (size_t i = 0; i < results.size(); ++i) {
-    const auto pieces = options.replace_unknowns ? tokenizer().source_pieces(lines[i]) : std::vector<std::string>{};
-    for (auto& hypothesis : results[i].hypotheses) {
-      hypothesis.text = hypothesis_text(hypothesis, pieces);
-      if (!options.return_attention) hypothesis.attention.clear();
-    }
+  std::vector<std::vector<std::string>> pieces(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    sources.push_back(encode(lines[i], options.replace_unknowns ? &pieces[i] : nullptr));
   }
+  auto results = translate(sources, options);
+  for (size_t i = 0; i < results.size(); ++i) decode_hypotheses(results[i], pieces[i], options);
   return results;
 }
 

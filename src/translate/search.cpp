@@ -118,6 +118,28 @@ std::mt19937_64 sampling_generator(uint64_t seed, uint64_t sentence) {
 
 double sampling_uniform(std::mt19937_64& generator) { return double(generator() >> 11) * 0x1.0p-53; }
 
+namespace {
+// One decoder step of the rows: each row's top-k ids and log-probabilities and, when asked for, its
+// attention (Workspace::attention).
+struct StepOutput {
+  std::vector<uint32_t> ids;
+  std::vector<float> values;
+  std::vector<std::vector<float>> attention;
+};
+
+StepOutput decoder_step(Workspace& ws, const Rows& rows, uint32_t step, uint32_t top_k, bool ban_end, bool attention,
+                        const translate::RepetitionRules& repetition, const std::function<void(translate::Plan&)>& run) {
+  const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
+  ws.set_step(step, bucket);
+  run(repetition.step(ws, bucket, top_k, ban_end, attention));
+  StepOutput out{ws.top_ids(bucket, top_k), {}, {}};
+  check_finite(out.ids, rows, top_k, step);
+  out.values = ws.top_values(bucket, top_k);
+  if (attention) out.attention = ws.attention(uint32_t(rows.size()));
+  return out;
+}
+}  // namespace
+
 std::vector<uint32_t> Engine::step_limits(const Workspace& ws, uint32_t sentences, uint32_t max_length) const {
   std::vector<uint32_t> limits;
   for (uint32_t i = 0; i < sentences; ++i) limits.push_back(step_limit(ws.state()[ws.length_offset() + i], max_length));
@@ -144,13 +166,9 @@ std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const 
   RepetitionRules repetition(options, c);
   repetition.start(rows, prefix);
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
-    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
-    ws.set_step(step, bucket);
-    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
-    const auto ids = ws.top_ids(bucket, K);
-    check_finite(ids, rows, K, step);
-    const auto values = ws.top_values(bucket, K);
-    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
+    const auto [ids, values, step_attention] =
+        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+                     [&](translate::Plan& plan) { submit("decoder step", plan); });
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
     for (uint32_t j = 0; j < rows.size(); ++j) {
@@ -248,13 +266,9 @@ std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t
   repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
-    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
-    ws.set_step(step, bucket);
-    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
-    const auto ids = ws.top_ids(bucket, K);
-    check_finite(ids, rows, K, step);
-    const auto values = ws.top_values(bucket, K);
-    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
+    const auto [ids, values, step_attention] =
+        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+                     [&](translate::Plan& plan) { submit("decoder step", plan); });
     const uint32_t length = step + 1 - uint32_t(prefix.size());  // beam length after the prefix, with the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
@@ -372,13 +386,9 @@ std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& 
   repetition.start(rows, prefix);
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
-    const uint32_t bucket = power_of_two_at_least(uint32_t(rows.size()));
-    ws.set_step(step, bucket);
-    submit("decoder step", repetition.step(ws, bucket, K, step - prefix.size() < options.min_length, attention));
-    const auto ids = ws.top_ids(bucket, K);
-    check_finite(ids, rows, K, step);
-    const auto values = ws.top_values(bucket, K);
-    const auto step_attention = attention ? ws.attention(uint32_t(rows.size())) : std::vector<std::vector<float>>{};
+    const auto [ids, values, step_attention] =
+        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+                     [&](translate::Plan& plan) { submit("decoder step", plan); });
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {
       Sentence& s = state[i];

@@ -326,9 +326,10 @@ std::vector<std::vector<float>> Workspace::attention(uint32_t rows) const {
     for (uint32_t h = 0; h < averaged; ++h) {
       const float* x = &scores[(size_t(r) * heads + h) * S];
       const double top = length ? double(*std::max_element(x, x + length)) : 0.0;
+      std::vector<double> weights(length);
       double total = 0.0;
-      for (uint32_t t = 0; t < length; ++t) total += std::exp(double(x[t]) - top);
-      for (uint32_t t = 0; t < length; ++t) mean[t] += std::exp(double(x[t]) - top) / total / averaged;
+      for (uint32_t t = 0; t < length; ++t) total += weights[t] = std::exp(double(x[t]) - top);
+      for (uint32_t t = 0; t < length; ++t) mean[t] += weights[t] / total / averaged;
     }
     out[r].assign(mean.begin(), mean.end());
   }

@@ -49,14 +49,23 @@ def ctranslate2_goldens():
     return goldens
 
 
-def replace_unknowns_golden():
-    name = "post_relu_shared"
+def tiny_ctranslate2(name):
     directory = DATA / "ctranslate2" / name
     translator = ctranslate2.Translator(str(directory), device="cpu", compute_type="float32")
-    vocabulary = json.loads((directory / "shared_vocabulary.json").read_text())
+    return translator, json.loads((directory / "shared_vocabulary.json").read_text())
+
+
+def random_source(rng, vocabulary):
+    """3 to 10 tokens past the special ones, as make_test_models.py draws its inputs."""
+    return [vocabulary[int(i)] for i in rng.integers(3, len(vocabulary), size=int(rng.integers(3, 11)))]
+
+
+def replace_unknowns_golden():
+    name = "post_relu_shared"
+    translator, vocabulary = tiny_ctranslate2(name)
     rng = np.random.default_rng(99)
     for _ in range(2000):
-        source = [vocabulary[int(i)] for i in rng.integers(3, len(vocabulary), size=int(rng.integers(3, 11)))]
+        source = random_source(rng, vocabulary)
         plain = translator.translate_batch([source], beam_size=1, min_decoding_length=0,
                                            max_decoding_length=MAX_DECODING)[0].hypotheses[0]
         if "<unk>" not in plain:
@@ -69,15 +78,13 @@ def replace_unknowns_golden():
 
 def min_length_goldens():
     name = "post_relu_shared"
-    directory = DATA / "ctranslate2" / name
-    translator = ctranslate2.Translator(str(directory), device="cpu", compute_type="float32")
-    vocabulary = json.loads((directory / "shared_vocabulary.json").read_text())
+    translator, vocabulary = tiny_ctranslate2(name)
     rng = np.random.default_rng(7)
     entries = []
     for _ in range(5000):
         if len(entries) == 6:
             break
-        source = [vocabulary[int(i)] for i in rng.integers(3, len(vocabulary), size=int(rng.integers(3, 11)))]
+        source = random_source(rng, vocabulary)
         beam = 1 + 3 * (len(entries) % 2)
         free = translator.translate_batch([source], beam_size=beam, min_decoding_length=0,
                                           max_decoding_length=MAX_DECODING)[0].hypotheses[0]

@@ -60,15 +60,18 @@ class Engine {
   // Bytes of the model's weight buffers on the device.
   uint64_t weight_bytes() const;
 
-  // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions.
-  std::vector<uint32_t> encode(const std::string& text) const;
+  // Throws Error (one line) for invalid UTF-8 or a line longer than the model's positions. With `pieces`,
+  // also each id's source piece (Tokenizer::encode).
+  std::vector<uint32_t> encode(const std::string& text, std::vector<std::string>* pieces = nullptr) const;
   // Throws Error (one line) for a sentence whose buffers do not fit the device even alone, or whose
   // logits stop being finite (a numerical overflow).
   std::vector<Translation> translate(const std::vector<std::vector<uint32_t>>& sources, const DecodeOptions& options);
   std::vector<Translation> translate_text(const std::vector<std::string>& lines, const DecodeOptions& options);
-  // A hypothesis's text. Given its input's source pieces (Tokenizer::source_pieces, cut as the input was)
-  // and its attention, each target unk is spelled as the source piece it attends to most (replace_unknowns).
-  std::string hypothesis_text(const Hypothesis& hypothesis, const std::vector<std::string>& source_pieces = {}) const;
+  // The texts of a translation's hypotheses, from their ids: with options.replace_unknowns each target unk
+  // is spelled as the source piece it attends to most (source_pieces: those of its input, cut as the input
+  // was; see encode()). Their attention is dropped unless options.return_attention.
+  void decode_hypotheses(Translation& translation, const std::vector<std::string>& source_pieces,
+                         const DecodeOptions& options) const;
   // Per id of the hypothesis: the source piece replacing it (a target unk), else empty.
   std::vector<std::string> unknown_replacements(const Hypothesis& hypothesis,
                                                 const std::vector<std::string>& source_pieces) const;

@@ -52,7 +52,9 @@ class Tokenizer {
   ~Tokenizer();
 
   // Throws Error for text that is not valid UTF-8. Empty text gives no ids unless bos or eos is added.
-  std::vector<uint32_t> encode(const std::string& text) const;
+  // With `pieces`, also the piece each id stands for (bos and eos as their tokens), spelled as in the text:
+  // an unknown piece keeps its characters (replace_unknowns, attention maps).
+  std::vector<uint32_t> encode(const std::string& text, std::vector<std::string>* pieces = nullptr) const;
   // Drops a leading target_prefix() and the special tokens (as skip_special_tokens does: eos, pad and unk
   // for Marian; eos, bos, the decoder start token and unk for Argos; only eos for the tokens kind, which shows
   // unk as its token, as CTranslate2 returns it) and joins the target pieces.
@@ -60,9 +62,6 @@ class Tokenizer {
   // decode() with ids[i] spelled replacements[i] where that is given and not empty, even a token decode()
   // drops (replace_unknowns puts source pieces in place of unk).
   std::string decode(const std::vector<uint32_t>& ids, const std::vector<std::string>& replacements) const;
-  // The pieces encode(text) maps to ids, one per id (bos and eos as their tokens), spelled as in the text:
-  // an unknown piece keeps its characters. Throws Error as encode() does.
-  std::vector<std::string> source_pieces(const std::string& text) const;
   // The target piece of each id, special tokens included (labels for attention maps).
   std::vector<std::string> target_pieces(const std::vector<uint32_t>& ids) const;
   // Pre-tokenized source: each token's source-vocabulary id (unk when it has none), nothing added.
@@ -82,6 +81,7 @@ class Tokenizer {
 
  private:
   uint32_t source_id(const std::string& piece) const;
+  std::vector<std::string> source_pieces(const std::string& text) const;
   std::string decode_marian(const std::vector<std::string>& pieces) const;
 
   TokenizerKind kind_ = TokenizerKind::marian;
