@@ -3,9 +3,12 @@
 # that shader's objects; the registry (shader name -> words) is generated once from the list of names.
 # Second builds of a shader with a preprocessor define, as shader:name:DEFINE. layer_norm without
 # subgroup arithmetic: a module that declares the capability is invalid on devices without it, even
-# where the code that uses it is never run.
+# where the code that uses it is never run. The matmuls with the residual add and LayerNorm in their
+# epilogue (shaders/include/matmul_norm.glsl): four more bindings and a coherent C, which the plain
+# matmuls should not carry.
 set(VKFORMER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP)
+set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP matmul:matmul_norm:NORM
+    matmul_tiled:matmul_tiled_norm:NORM matmul_gemv:matmul_gemv_norm:NORM)
 
 # Compiles `shader` as `name` (with -D`define` when given); appends to `sources` and `names`.
 macro(vkformer_compile_shader shader name define)

@@ -6,12 +6,17 @@
 // so that each pipeline holds only one of the two unrolled loops: LLVM's compile time grows with them.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0, local_size_y_id = 2) in;
+layout(constant_id = 0) const uint WG_X = 8;
+layout(constant_id = 2) const uint WG_Y = 8;
 layout(constant_id = 3) const uint TM = 4;
 layout(constant_id = 4) const uint TN = 4;
 layout(constant_id = 6) const bool VEC4 = false;
 #include "matmul_common.glsl"
 
-void main() {
+const uint THREADS = WG_X * WG_Y;
+#include "matmul_norm.glsl"
+
+void multiply() {
   const uint z = gl_GlobalInvocationID.z;
   const uint n0 = gl_GlobalInvocationID.x * TN;
   const uint m0 = gl_GlobalInvocationID.y * TM;
@@ -79,4 +84,11 @@ void main() {
       if (n0 + j < p.N) store(c_base, m0 + i, n0 + j, acc[i][j]);
     }
   }
+}
+
+void main() {
+  multiply();
+#ifdef NORM
+  norm_epilogue(gl_WorkGroupID.y * WG_Y * TM, WG_Y * TM);
+#endif
 }

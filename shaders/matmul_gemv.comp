@@ -14,6 +14,8 @@ layout(constant_id = 3) const uint MAX_M = 8;
 #include "matmul_common.glsl"
 
 const uint COLUMNS = WG / K_SPLIT;  // output columns per workgroup
+const uint THREADS = WG;
+#include "matmul_norm.glsl"
 shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
 
 // Without k-splitting (CPU drivers) each invocation computes CPU_COLS adjacent columns, so one load of
@@ -68,7 +70,7 @@ void gemv_columns() {
   }
 }
 
-void main() {
+void multiply() {
   if (K_SPLIT == 1 && COLUMNS % CPU_COLS == 0) {
     gemv_columns();
     return;
@@ -120,4 +122,11 @@ void main() {
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
     if (i < rows) store(c_base, i, n, acc[i]);
   }
+}
+
+void main() {
+  multiply();
+#ifdef NORM
+  norm_epilogue(first_row(), MAX_M);
+#endif
 }

@@ -27,6 +27,7 @@ shared vec4 tile_b[TILE_K * B_STRIDE];  // [k][n / 4]
 // Groups of 4 elements each invocation loads per slice.
 const uint A_LOADS = (TILE_K * BM / 4 + THREADS - 1) / THREADS;
 const uint B_LOADS = (TILE_K * BN / 4 + THREADS - 1) / THREADS;
+#include "matmul_norm.glsl"
 
 // A[m, k..k+3] (zeros outside).
 vec4 load_a_group(uint base, uint m, uint k) {
@@ -69,7 +70,7 @@ void load_slice(uint k0, uint thread, uint a_base, uint b_base, uint block_m, ui
   }
 }
 
-void main() {
+void multiply() {
   const uint z = gl_WorkGroupID.z;
   const uint block_m = gl_WorkGroupID.y * BM;
   const uint block_n = gl_WorkGroupID.x * BN;
@@ -124,4 +125,11 @@ void main() {
       if (n < p.N) store(c_base, m, n, acc[i][j]);
     }
   }
+}
+
+void main() {
+  multiply();
+#ifdef NORM
+  norm_epilogue(gl_WorkGroupID.y * BM, BM);
+#endif
 }

@@ -20,10 +20,17 @@ layout(std430, binding = 2) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer BWords { uint b_words[]; };  // B's bf16/i8/i16 elements, packed
 layout(binding = 3) uniform textureBuffer b4;
 layout(std430, binding = 4) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 5) writeonly buffer C { float c[]; };
+// NORM (a second build of each matmul shader, matmul_norm.glsl): C is coherent, so that the workgroup
+// that normalizes a block of rows sees the other workgroups' columns.
+#ifdef NORM
+#define C_COHERENT coherent
+#else
+#define C_COHERENT
+#endif
+layout(std430, binding = 5) C_COHERENT writeonly buffer C { float c[]; };
 // C's old values under ACCUMULATE: each element is read and then written by the one invocation that
 // computes it. A second, readonly declaration: C itself stays writeonly.
-layout(std430, binding = 5) readonly buffer Residual { float residual[]; };
+layout(std430, binding = 5) C_COHERENT readonly buffer Residual { float residual[]; };
 // A quantized B's elements 4 to a texel (R16G16B16A16_UINT, R8G8B8A8_UINT), and its f32 scales as vec4
 // texels (texture bindings: every device allows 16, but only 4 storage buffers).
 layout(binding = 6) uniform utextureBuffer bq4;
@@ -40,6 +47,10 @@ layout(push_constant) uniform Push {
                // bit 2: B holds f16 (read only through b4); bits 3-4: B holds bf16 (1), i8 (2) or i16 (3);
                // bit 5: scale4 holds one scale per column (i8) rather than one (i16); bits 8-15: activation
   uint scale_offset;  // first scale in scale4, in floats
+#ifdef NORM
+  uint counter_offset, gamma_offset, beta_offset, normed_offset;
+  float eps;
+#endif
 } p;
 
 const uint KIND_BF16 = 1u, KIND_I8 = 2u, KIND_I16 = 3u;

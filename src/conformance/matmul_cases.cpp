@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "cases.hpp"
@@ -24,6 +26,9 @@ struct Layout {
   // (CTranslate2's weights: quantized_matrix), the scales of i8 and i16 at scale_offset of their buffer.
   Element b_element = Element::f32;
   uint32_t scale_offset = 0;
+  // The residual add and LayerNorm in the epilogue (MatmulShape::norm): in place (post-norm, x =
+  // LayerNorm(x + f)) or into a separate output (pre-norm: x += f, out = LayerNorm(x)).
+  enum class Norm { none, in_place, separate } norm = Norm::none;
   std::string name;
 };
 
@@ -110,6 +115,21 @@ std::vector<double> reference(const Layout& l, const std::vector<float>& a, cons
   return c;
 }
 
+// Each written row of C (m < M, n < N) normalized as layer_norm does, in fp64: into `out`'s same elements.
+void normalize_rows(const Layout& l, const std::vector<double>& c, const std::vector<float>& gamma,
+                    const std::vector<float>& beta, double eps, std::vector<double>& out) {
+  const uint32_t ldc = l.shape.ldc ? l.shape.ldc : l.shape.N, N = l.shape.N;
+  for (uint32_t m = 0; m < l.shape.M; ++m) {
+    const size_t row = l.c_offset + size_t(m) * ldc;
+    double mean = 0, variance = 0;
+    for (uint32_t n = 0; n < N; ++n) mean += c[row + n];
+    mean /= N;
+    for (uint32_t n = 0; n < N; ++n) variance += (c[row + n] - mean) * (c[row + n] - mean);
+    variance /= N;
+    for (uint32_t n = 0; n < N; ++n) out[row + n] = (c[row + n] - mean) / std::sqrt(variance + eps) * gamma[n] + beta[n];
+  }
+}
+
 Result run(Context& context, const Layout& l) {
   const auto a = random_values(l.a_offset + l.a_size, 11 + l.a_size);
   const bool quantized = integer_element(l.b_element);
@@ -139,10 +159,30 @@ Result run(Context& context, const Layout& l) {
   // Accumulating into C: C holds the residual, every element of it (the skipped ones must stay as well).
   const size_t c_count = l.c_offset + l.c_size;
   const auto initial = l.shape.accumulate ? random_values(c_count, 15) : std::vector<float>(c_count, kSentinel);
-  const auto expected = reference(l, a, b, bias, initial);
+  auto expected = reference(l, a, b, bias, initial);
   Buffer a_buffer = guarded_buffer(context, a, "a");
   Buffer bias_buffer = guarded_buffer(context, bias, "bias");
   Buffer c_buffer = guarded_buffer(context, initial, "c");
+  // The norm: gamma near 1, its counters at an offset (zero before, and left zero by the kernel), the
+  // separate output laid out as C. Both runs must see zeroed counters: the second checks the reset.
+  const double eps = 1e-5;
+  auto gamma = random_values(l.shape.N, 16, 0.5f);
+  for (auto& g : gamma) g += 1.0f;
+  const auto beta = random_values(l.shape.N, 17, 0.5f);
+  const uint32_t counter_offset = 5;
+  const std::vector<float> zero_counters(counter_offset + l.shape.M, 0.0f);  // uint 0 has float 0's bits
+  Buffer gamma_buffer = guarded_buffer(context, gamma, "gamma");
+  Buffer beta_buffer = guarded_buffer(context, beta, "beta");
+  Buffer counters = guarded_buffer(context, zero_counters, "norm counters");
+  Buffer normed = guarded_output(context, c_count, "normed");
+  std::vector<double> expected_normed(c_count, kSentinel);
+  if (l.norm != Layout::Norm::none) {
+    Buffer& out = l.norm == Layout::Norm::in_place ? c_buffer : normed;
+    shape.norm = {.gamma = {&gamma_buffer, kGuard}, .beta = {&beta_buffer, kGuard}, .out = {&out, kGuard + l.c_offset},
+                  .counters = {&counters, kGuard + counter_offset}, .eps = float(eps)};
+    const std::vector<double> sums = expected;
+    normalize_rows(l, sums, gamma, beta, eps, l.norm == Layout::Norm::in_place ? expected : expected_normed);
+  }
   Sequence sequence(context, "conformance matmul", true);
   run_once(context, sequence, [&](Sequence& s) {
     record_matmul(s, context, {&a_buffer, kGuard + l.a_offset}, {&b_buffer, kGuard + l.b_offset},
@@ -154,8 +194,12 @@ Result run(Context& context, const Layout& l) {
     std::copy(initial.begin(), initial.end(), padded.begin() + kGuard);
     c_buffer.upload(std::span<const float>(padded));
   });
-  return finish(std::string(matmul_variant(context, l.shape)), l.name, compare_guarded(c_buffer, expected), kTolerance,
-                sequence);
+  Comparison comparison = compare_guarded(c_buffer, expected);
+  if (l.norm != Layout::Norm::none) {
+    merge(comparison, compare_guarded(counters, std::vector<double>(zero_counters.size(), 0.0)));
+    if (l.norm == Layout::Norm::separate) merge(comparison, compare_guarded(normed, expected_normed));
+  }
+  return finish(std::string(matmul_variant(context, shape)), l.name, comparison, kTolerance, sequence);
 }
 }  // namespace
 
@@ -337,6 +381,48 @@ std::vector<Case> matmul_cases() {
       l.shape.accumulate = true;
       l.name += " bias accumulate";
       layouts.push_back(l);
+    }
+  }
+  // The residual add and LayerNorm in the epilogue, in place and into another buffer: the tuning's kernel for
+  // 1, 3, 9 and 70 rows (one row block or several, several column workgroups per block); each kernel forced
+  // over more rows than one block, partial blocks, a column count of 1 and odd ones, odd K, unaligned A, a
+  // column block of C (row stride > N), f16 and i8 B.
+  {
+    std::vector<Layout> norming;
+    for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{1, 512, 64}, {3, 70, 48}, {9, 97, 36},
+                                                                         {70, 260, 33}, {2, 1, 8}}) {
+      norming.push_back(dense(m, n, k));
+    }
+    for (const MatmulKernel kernel : {MatmulKernel::gemv, MatmulKernel::blocked}) {
+      norming.push_back(forced(dense(67, 300, 40), kernel));
+      norming.push_back(forced(dense(17, 33, 129), kernel));
+      Layout l = dense(19, 40, 37);
+      l.a_offset = 1;
+      l.name += " unaligned";
+      norming.push_back(forced(l, kernel));
+      l = dense(5, 40, 36);
+      l.shape.ldc = 3 * 40 + 5;
+      l.c_offset = l.bias_offset = 43;
+      l.c_size = 5 * l.shape.ldc;
+      l.name += " column block";
+      norming.push_back(forced(l, kernel));
+    }
+    for (const Element element : {Element::f16, Element::i8}) {
+      for (Layout l : {dense(3, 97, 36), forced(dense(40, 45, 64), MatmulKernel::blocked)}) {
+        l.b_element = element;
+        l.name += fmt::format(" {} B", element_name(element));
+        norming.push_back(l);
+      }
+    }
+    for (Layout l : norming) {
+      l.bias = true;
+      l.shape.accumulate = true;
+      for (const auto norm : {Layout::Norm::in_place, Layout::Norm::separate}) {
+        l.norm = norm;
+        Layout named = l;
+        named.name += norm == Layout::Norm::in_place ? " bias norm in place" : " bias norm out";
+        layouts.push_back(named);
+      }
     }
   }
   layouts.push_back(attention_scores(2, 4, 7, 7, 8));

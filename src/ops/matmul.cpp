@@ -18,6 +18,13 @@ struct Push {
   uint32_t scale_offset;
 };
 
+// The norm's fields follow (matmul_common.glsl under NORM).
+struct NormPush {
+  Push matmul;
+  uint32_t counter_offset, gamma_offset, beta_offset, normed_offset;
+  float eps;
+};
+
 bool aligned4(std::initializer_list<uint32_t> values) {
   for (uint32_t v : values) {
     if (v % 4) return false;
@@ -31,8 +38,10 @@ std::string_view matmul_variant(const Context& context, const MatmulShape& shape
   const bool gemv = shape.kernel == MatmulKernel::automatic ? shape.M <= t.gemv_max_m && shape.b_transposed
                                                             : shape.kernel == MatmulKernel::gemv;
   if (gemv && !shape.b_transposed) throw Error("the gemv matmul kernel needs B stored [N, K]");
-  if (gemv) return "matmul_gemv";
-  return t.matmul_tiled ? "matmul_tiled" : "matmul";
+  const bool norm = shape.norm.gamma.buffer;
+  if (gemv) return norm ? "matmul_gemv_norm" : "matmul_gemv";
+  if (t.matmul_tiled) return norm ? "matmul_tiled_norm" : "matmul_tiled";
+  return norm ? "matmul_norm" : "matmul";
 }
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape s,
@@ -83,10 +92,23 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                   s.b_scale.offset};
 
   const Tuning& t = context.tuning();
+  const bool norm = s.norm.gamma.buffer;
+  if (norm) {
+    const MatmulNorm& n = s.norm;
+    if (s.batch != 1 || !n.beta.buffer || !n.out.buffer || !n.counters.buffer) {
+      throw Error(fmt::format("{}: a matmul with a norm needs one batch, beta, an output and counters", label));
+    }
+    if (n.counters.buffer->bytes() < (uint64_t(n.counters.offset) + s.M) * 4) {
+      throw Error(fmt::format("{}: the norm counters '{}' hold fewer than {} at offset {}", label,
+                              n.counters.buffer->name(), s.M, n.counters.offset));
+    }
+    s.accumulate = true;
+  }
   const std::string_view variant = matmul_variant(context, s);
+  const bool gemv = variant.starts_with("matmul_gemv");
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};
-  if (variant == "matmul_gemv") {
+  if (gemv) {
     // Rows per workgroup: M rounded up to a power of two, at most gemv_rows (whose k-split partial sums
     // the tuning check has fitted into shared memory: tuning_misfits). Fewer rows per
     // workgroup read B more often but make more workgroups: halve them (down to 4) while there are fewer
@@ -99,7 +121,7 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[1] = ceil_div(s.M, rows);
   } else {
     specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
-    if (variant == "matmul") specialization.push_back(vec4);  // VEC4: one pipeline per load width
+    if (!t.matmul_tiled) specialization.push_back(vec4);  // VEC4 of matmul.comp: one pipeline per load width
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
@@ -111,17 +133,28 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
   // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
   constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 6) | (1u << 7), kUintBindings = 1u << 6;
-  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = 8,
+  const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = norm ? 12u : 8u,
                                          .texel_bindings = kTexelBindings, .uint_texel_bindings = kUintBindings,
-                                         .push_constant_bytes = sizeof(Push), .specialization = specialization});
+                                         .push_constant_bytes = norm ? uint32_t(sizeof(NormPush)) : uint32_t(sizeof(Push)),
+                                         .specialization = specialization});
   const Buffer* bias_buffer = bias.buffer ? bias.buffer : a.buffer;  // bound but unread without the bias flag
   const Buffer* scale_buffer = scaled ? s.b_scale.buffer : a.buffer;
   const double batch = s.batch, m = s.M, n = s.N, k = s.K;
+  // The norm reads the sum back and writes the normed rows: two more passes over C.
   const DispatchCost cost{.flops = 2 * m * n * k * batch,
-                          .bytes = (4 * (m * k + m * n * (s.accumulate ? 2 : 1)) + element_bytes(element) * n * k) *
-                                   batch};
-  sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer},
-                    push, groups, label, cost);
+                          .bytes = (4 * (m * k + m * n * (s.accumulate ? 2 : 1) + (norm ? 2 * m * n : 0)) +
+                                    element_bytes(element) * n * k) * batch};
+  if (!norm) {
+    sequence.dispatch(kernel, {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer},
+                      push, groups, label, cost);
+    return;
+  }
+  const MatmulNorm& nm = s.norm;
+  const NormPush norm_push{push, nm.counters.offset, nm.gamma.offset, nm.beta.offset, nm.out.offset, nm.eps};
+  sequence.dispatch(kernel,
+                    {a.buffer, a.buffer, b.buffer, b.buffer, bias_buffer, c.buffer, b.buffer, scale_buffer,
+                     nm.counters.buffer, nm.gamma.buffer, nm.beta.buffer, nm.out.buffer},
+                    norm_push, groups, label, cost);
 }
 
 }  // namespace vkformer

@@ -11,10 +11,11 @@ namespace vkformer {
 const std::vector<Tuning>& tuning_table() {
   // Workgroup sizes are multiples of 64, so they fill whole subgroups of 8, 16, 32 and 64 lanes alike.
   static const std::vector<Tuning> table{
-      // Portable middle ground for unknown GPUs.
+      // Portable middle ground for unknown GPUs. Separate layer_norm dispatches: the fused matmuls bind 8
+      // storage buffers, one more than the other kernels need.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64},
+       .reduce_wg = 128, .attention_wg = 64, .fuse_norm = false},
       // Measured on an H200 (docs/BENCHMARKS.md): 64 x 64 blocks of 4 x 4 ran 4096^3 at 28 TFLOP/s, 128 x 128
       // blocks of 8 x 8 at 2.3. gemv: 32 rows per workgroup read a vocabulary-sized B once for a batch-32
       // step, halved while there are fewer than 264 workgroups (2 per multiprocessor).
@@ -41,7 +42,8 @@ const std::vector<Tuning>& tuning_table() {
 
 const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
-      {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"layer_norm", 6, 4},
+      {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
+      {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
   };
@@ -58,17 +60,21 @@ struct KernelNeeds {
 
 std::vector<KernelNeeds> kernel_needs(const Tuning& t) {
   constexpr uint64_t kFloat = sizeof(float);
+  // matmul_norm.glsl: norm_partial[THREADS] and a bool, in the _norm builds the tuning runs.
+  const auto norm = [&](uint64_t threads) { return t.fuse_norm ? kFloat * (threads + 1) : 0; };
   std::vector<KernelNeeds> needs;
+  const uint64_t matmul_threads = uint64_t(t.matmul_wg_x) * t.matmul_wg_y;
   if (t.matmul_tiled) {
     // vec4 tile_a[TILE_K * (BM / 4 + 1)] and tile_b[TILE_K * (BN / 4 + 1)] in matmul_tiled.comp.
     const uint64_t bm = t.matmul_wg_y * t.matmul_tm, bn = t.matmul_wg_x * t.matmul_tn;
     const uint64_t vec4s = t.matmul_tile_k * (bm / 4 + 1 + bn / 4 + 1);
-    needs.push_back({"matmul_tiled", t.matmul_wg_x, t.matmul_wg_y, 4 * kFloat * vec4s});
+    needs.push_back({"matmul_tiled", t.matmul_wg_x, t.matmul_wg_y, 4 * kFloat * vec4s + norm(matmul_threads)});
   } else {
-    needs.push_back({"matmul", t.matmul_wg_x, t.matmul_wg_y, 0});
+    needs.push_back({"matmul", t.matmul_wg_x, t.matmul_wg_y, norm(matmul_threads)});
   }
   // partial[WG * MAX_M] with k-splitting; MAX_M is at most gemv_rows.
-  needs.push_back({"matmul_gemv", t.gemv_wg, 1, t.gemv_k_split > 1 ? kFloat * t.gemv_wg * t.gemv_rows : kFloat});
+  needs.push_back({"matmul_gemv", t.gemv_wg, 1,
+                   (t.gemv_k_split > 1 ? kFloat * t.gemv_wg * t.gemv_rows : kFloat) + norm(t.gemv_wg)});
   // topk.comp holds three WG-sized arrays, the most of the row reductions (softmax, argmax and logits_edit two,
   // layer_norm one).
   needs.push_back({"row reductions (softmax, layer_norm, argmax, topk, logits_edit, attention, elementwise, "
@@ -136,7 +142,10 @@ std::string usual_tuning(const DeviceInfo& device) {
 std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& device) {
   std::vector<std::string> misfits;
   for (const auto& kernel : kernel_needs(tuning)) check_kernel(kernel, device, misfits);
-  for (const auto& kernel : kernel_bindings()) check_bindings(kernel, device, misfits);
+  for (const auto& kernel : kernel_bindings()) {
+    if (!tuning.fuse_norm && kernel.shader.ends_with("_norm")) continue;  // never dispatched then
+    check_bindings(kernel, device, misfits);
+  }
   return misfits;
 }
 

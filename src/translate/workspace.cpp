@@ -41,7 +41,8 @@ std::map<std::string, uint64_t> Workspace::buffer_bytes(const ModelConfig& c, co
                                         {"top ids", rows * capacity.top_k * 4},
                                         {"top values", rows * capacity.top_k * 4},
                                         {"attention scores", floats(rows * c.decoder_heads * capacity.source)},
-                                        {"logit edits", logits_edit_words(capacity.rows, capacity.target) * 4}};
+                                        {"logit edits", logits_edit_words(capacity.rows, capacity.target) * 4},
+                                        {"norm counters", std::max(enc_rows, rows) * 4}};
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     bytes[fmt::format("decoder {} cross k/v", l)] = floats(enc_rows * 2 * d);
     bytes[fmt::format("decoder {} k/v cache", l)] = floats(rows * capacity.target * 2 * d);
@@ -68,6 +69,8 @@ Workspace::Workspace(Context& context, const Weights& weights, const Capacity& c
     cross_kv_.push_back(make(fmt::format("decoder {} cross k/v", l)));
     caches_.push_back(make(fmt::format("decoder {} k/v cache", l)));
   }
+  norm_counters_ = make("norm counters");
+  norm_counters_.fill_zero();  // the fused norms count on zeros and leave them so
   dec_y_ = make("decoder y");
   dec_qkv_ = make("decoder qkv");
   dec_q_ = make("decoder cross q");
@@ -120,6 +123,10 @@ void Workspace::set_step(uint32_t step, uint32_t rows) {
   std::fill_n(s + decoder_position_offset(), rows, step);
 }
 
+View Workspace::norm_counters() {
+  return context_.tuning().fuse_norm ? View{&norm_counters_, 0} : View{};
+}
+
 void Workspace::record_state_upload(Sequence& s) {
   if (state_host_.mapped()) s.copy(state_host_, state_, state_.bytes());
 }
@@ -150,26 +157,44 @@ static float embedding_scale(const ModelConfig& c, const std::optional<float>& s
   return c.scale_embedding ? std::sqrt(float(c.d_model)) : 1.0f;
 }
 
-// A sublayer's output projection `w` of `in` and its residual connection. Pre-norm: x = x + f, the matmul
-// adding into x (its input was normalized by pre_norm() first); post-norm (Marian): x = LayerNorm(x + f),
-// f through `tmp`, "SUBLAYER norm".
-static void project_residual(Sequence& s, Context& context, const ModelConfig& c, View in, const Linear& w, View tmp,
-                             View x, const Norm& norm, uint32_t rows, std::string_view label,
-                             std::string_view sublayer) {
-  if (c.pre_norm) {
-    linear(s, context, in, w, x, rows, label, Activation::none, true);
-  } else {
-    linear(s, context, in, w, tmp, rows, label);
-    record_layer_norm(s, context, tmp, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps,
-                      std::string(sublayer) + " norm");
+// A sublayer's output projection `w` of `in` and its residual connection; returns whether it also left the
+// next sublayer's normalized input (`next`'s LayerNorm of x) where that sublayer reads it. With `counters`
+// (the tuning fuses norms) the norm is the matmul's epilogue, else a layer_norm dispatch.
+// Post-norm (Marian): x = LayerNorm(x + f) with the sublayer's own `norm` (unfused, f goes through `tmp`:
+// "SUBLAYER norm"). Pre-norm: x = x + f in the matmul; fused, its epilogue also writes LayerNorm(x) with
+// `next` into `tmp`, or into x itself when `next` is the stack's final norm (`next_in_place`).
+static bool project_residual(Sequence& s, Context& context, const ModelConfig& c, View in, const Linear& w, View tmp,
+                             View x, const Norm& norm, const Norm* next, bool next_in_place, View counters,
+                             uint32_t rows, std::string_view label, std::string_view sublayer) {
+  MatmulShape shape{.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .accumulate = true};
+  if (!c.pre_norm) {
+    if (counters.buffer) {
+      shape.norm = {.gamma = norm.gamma, .beta = norm.beta, .out = x, .counters = counters, .eps = c.layer_norm_eps};
+      record_matmul(s, context, in, w.weight, w.bias, x, shape, label);
+    } else {
+      linear(s, context, in, w, tmp, rows, label);
+      record_layer_norm(s, context, tmp, x, norm.gamma, norm.beta, x, rows, c.d_model, c.layer_norm_eps,
+                        std::string(sublayer) + " norm");
+    }
+    return false;
   }
+  const bool fuse = counters.buffer && next && next->gamma.buffer;
+  if (fuse) {
+    shape.norm = {.gamma = next->gamma, .beta = next->beta, .out = next_in_place ? x : tmp, .counters = counters,
+                  .eps = c.layer_norm_eps};
+  }
+  record_matmul(s, context, in, w.weight, w.bias, x, shape, label);
+  return fuse;
 }
 
-// A sublayer's input: LayerNorm(x) into `normed` for pre-norm models, x itself for post-norm ones.
+// A sublayer's input: LayerNorm(x) into `normed` for pre-norm models (unless the previous sublayer's
+// output projection has written it there: `ready`), x itself for post-norm ones.
 static View pre_norm(Sequence& s, Context& context, const ModelConfig& c, View x, View normed, const Norm& norm,
-                     uint32_t rows, std::string_view label) {
+                     uint32_t rows, std::string_view label, bool ready) {
   if (!c.pre_norm) return x;
-  record_layer_norm(s, context, x, {}, norm.gamma, norm.beta, normed, rows, c.d_model, c.layer_norm_eps, label);
+  if (!ready) {
+    record_layer_norm(s, context, x, {}, norm.gamma, norm.beta, normed, rows, c.d_model, c.layer_norm_eps, label);
+  }
   return normed;
 }
 
@@ -192,19 +217,29 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   const auto& c = weights_.config();
   const uint32_t d = c.d_model, S = shape_.source, rows = sentences * S, heads = c.encoder_heads, hd = d / heads;
   const View x{&enc_x_, 0}, ctx{&enc_ctx_, 0}, tmp{&enc_tmp_, 0};
+  const View counters = norm_counters();
+  const bool fused = counters.buffer;
   {
     Sequence& s = add_sequence(plan, "encoder embed");
     record_state_upload(s);
     record_embedding(s, weights_.encoder_embedding, weights_.encoder_positions, source_ids_offset(),
                      source_position_offset(), embedding_scale(c, c.encoder_embedding_scale), {.seq_len = S}, x, tmp,
                      rows);
+    // Where the layers' output projections normalize the next layer's input, the first layer's comes with
+    // the embedding, so that every layer runs the same dispatches.
+    if (fused && c.encoder_layers) {
+      pre_norm(s, context_, c, x, tmp, weights_.encoder[0].attention_norm, rows, "self pre-norm", false);
+    }
     s.end();
   }
+  // x's normalized copy for the next pre-norm sublayer is in tmp (or the final norm done).
+  bool ready = fused && c.pre_norm;
   for (uint32_t l = 0; l < c.encoder_layers; ++l) {
     const auto& w = weights_.encoder[l];
+    const bool last = l + 1 == c.encoder_layers;
+    const Norm* next = last ? (c.encoder_final_norm ? &weights_.encoder_norm : nullptr) : &weights_.encoder[l + 1].attention_norm;
     Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
-    // The normed input goes to the context buffer: the attention overwrites it only after the qkv matmul.
-    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.attention_norm, rows, "self pre-norm"), w.qkv,
+    linear(s, context_, pre_norm(s, context_, c, x, tmp, w.attention_norm, rows, "self pre-norm", ready), w.qkv,
            {&enc_qkv_, 0}, rows, "qkv");
     // Self attention over the sentence's positions up to its length: the decoder's fused cross-attention
     // kernel with the sentence taken from the row (one dispatch instead of scores, softmax and values).
@@ -214,15 +249,17 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
                       .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
                       .out = ctx, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
                      "self attention");
-    project_residual(s, context_, c, ctx, w.out, tmp, x, w.attention_norm, rows, "self out proj", "self");
-    linear(s, context_, pre_norm(s, context_, c, x, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&enc_ffn_, 0},
-           rows, "ffn1", c.activation);
-    project_residual(s, context_, c, {&enc_ffn_, 0}, w.fc2, tmp, x, w.ffn_norm, rows, "ffn2", "ffn");
+    ready = project_residual(s, context_, c, ctx, w.out, tmp, x, w.attention_norm, &w.ffn_norm, false, counters, rows,
+                             "self out proj", "self");
+    linear(s, context_, pre_norm(s, context_, c, x, tmp, w.ffn_norm, rows, "ffn pre-norm", ready), w.fc1,
+           {&enc_ffn_, 0}, rows, "ffn1", c.activation);
+    ready = project_residual(s, context_, c, {&enc_ffn_, 0}, w.fc2, tmp, x, w.ffn_norm, next, last, counters, rows,
+                             "ffn2", "ffn");
     s.end();
   }
   // Cross-attention keys and values depend only on the encoder output: once per batch, not per step.
   Sequence& s = add_sequence(plan, "encoder cross k/v");
-  if (c.encoder_final_norm) {
+  if (c.encoder_final_norm && !ready) {
     const auto& n = weights_.encoder_norm;
     record_layer_norm(s, context_, x, {}, n.gamma, n.beta, x, rows, d, c.layer_norm_eps, "final norm");
   }
@@ -248,27 +285,36 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
   const View y{&dec_y_, 0}, ctx{&dec_ctx_, 0}, tmp{&dec_tmp_, 0};
+  const View counters = norm_counters();
+  const bool fused = counters.buffer;
   {
     Sequence& s = add_sequence(plan, "decoder embed");
     record_state_upload(s);
     record_embedding(s, weights_.decoder_embedding, weights_.decoder_positions, ids_offset(), decoder_position_offset(),
                      embedding_scale(c, c.decoder_embedding_scale),
                      {.seq_len = 1, .offset_buffer = &state_, .offset_index = 0}, y, tmp, rows);
+    if (fused && c.decoder_layers) {  // as in record_encoder
+      pre_norm(s, context_, c, y, tmp, weights_.decoder[0].self_norm, rows, "self pre-norm", false);
+    }
     s.end();
   }
+  bool ready = fused && c.pre_norm;  // as in record_encoder
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     const auto& w = weights_.decoder[l];
+    const bool last = l + 1 == c.decoder_layers;
+    const Norm* next = last ? (c.decoder_final_norm ? &weights_.decoder_norm : nullptr) : &weights_.decoder[l + 1].self_norm;
     Sequence& s = add_sequence(plan, fmt::format("decoder L{}", l));
-    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.self_norm, rows, "self pre-norm"), w.qkv, {&dec_qkv_, 0},
-           rows, "qkv");
+    linear(s, context_, pre_norm(s, context_, c, y, tmp, w.self_norm, rows, "self pre-norm", ready), w.qkv,
+           {&dec_qkv_, 0}, rows, "qkv");
     record_attention(s, context_,
                      {.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
                       .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
                       .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
                      "cached self attention");
-    project_residual(s, context_, c, ctx, w.self_out, tmp, y, w.self_norm, rows, "self out proj", "self");
-    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
+    ready = project_residual(s, context_, c, ctx, w.self_out, tmp, y, w.self_norm, &w.cross_norm, false, counters,
+                             rows, "self out proj", "self");
+    linear(s, context_, pre_norm(s, context_, c, y, tmp, w.cross_norm, rows, "cross pre-norm", ready), w.cross_q,
            {&dec_q_, 0}, rows, "cross q");
     record_attention(s, context_,
                      {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
@@ -277,14 +323,16 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
                       .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
                       .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
                      "cross attention");
-    project_residual(s, context_, c, ctx, w.cross_out, tmp, y, w.cross_norm, rows, "cross out proj", "cross");
-    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&dec_ffn_, 0},
-           rows, "ffn1", c.activation);
-    project_residual(s, context_, c, {&dec_ffn_, 0}, w.fc2, tmp, y, w.ffn_norm, rows, "ffn2", "ffn");
+    ready = project_residual(s, context_, c, ctx, w.cross_out, tmp, y, w.cross_norm, &w.ffn_norm, false, counters,
+                             rows, "cross out proj", "cross");
+    linear(s, context_, pre_norm(s, context_, c, y, tmp, w.ffn_norm, rows, "ffn pre-norm", ready), w.fc1,
+           {&dec_ffn_, 0}, rows, "ffn1", c.activation);
+    ready = project_residual(s, context_, c, {&dec_ffn_, 0}, w.fc2, tmp, y, w.ffn_norm, next, last, counters, rows,
+                             "ffn2", "ffn");
     s.end();
   }
   Sequence& s = add_sequence(plan, "decoder output");
-  if (c.decoder_final_norm) {
+  if (c.decoder_final_norm && !ready) {
     const auto& n = weights_.decoder_norm;
     record_layer_norm(s, context_, y, {}, n.gamma, n.beta, y, rows, d, c.layer_norm_eps, "final norm");
   }

@@ -109,6 +109,9 @@ class Workspace {
   // each plan's first sequence copies over; on unified memory `state_` is mapped and written directly.
   Buffer state_, state_host_;
   void record_state_upload(Sequence& s);
+  // One counter per row block for the matmuls with a fused LayerNorm; none where the tuning does not fuse.
+  Buffer norm_counters_;
+  View norm_counters();
   Buffer enc_x_, enc_qkv_, enc_ctx_, enc_tmp_, enc_ffn_;
   std::vector<Buffer> cross_kv_;
   Buffer dec_y_, dec_qkv_, dec_q_, dec_ctx_, dec_tmp_, dec_ffn_, logits_;

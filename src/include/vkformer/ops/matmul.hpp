@@ -11,6 +11,17 @@ namespace vkformer {
 // (b_transposed, nn.Linear weights) or [K, N], C [M, N], bias [N]. Batch z = outer * batch_inner + inner;
 // each operand has an element stride per outer and per inner index, so attention reads heads in place.
 // A, C and the bias are f32; B may hold f16, or (stored [N, K]) bf16, i8 or i16, widened in the kernels.
+// A sublayer's residual add and LayerNorm in the matmul's epilogue (the *_norm shaders): C = C + A.B + bias,
+// then `out` = LayerNorm(C) per row with gamma, beta and eps (biased variance, as layer_norm). `out` may be C
+// itself (post-norm: x = LayerNorm(x + f)) or another buffer (pre-norm: x += f, out = the next sublayer's
+// normed input); it has C's row stride. `counters` holds one zeroed uint per row block of C (M of them
+// always suffice) at its offset; the kernel leaves them zero. One batch. (Tuning::fuse_norm says whether
+// the engine uses it.)
+struct MatmulNorm {
+  View gamma, beta, out, counters;
+  float eps = 1e-5f;
+};
+
 // Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
 enum class MatmulKernel { automatic, gemv, blocked };
 
@@ -28,11 +39,14 @@ struct MatmulShape {
   Activation activation = Activation::none;
   // C += the product: a pre-norm layer's residual add (x = x + f) in the matmul, one dispatch instead of two.
   bool accumulate = false;
+  // Set (gamma's buffer non-null): the residual add and LayerNorm in the epilogue; implies accumulate.
+  MatmulNorm norm;
   MatmulKernel kernel = MatmulKernel::automatic;
 };
 
 // Which shader runs a shape: `gemv` for M <= the tuning's gemv_max_m with B [N, K], else the tuning's
-// tiled or register kernel ("blocked"); shape.kernel can force either (gemv needs B [N, K]).
+// tiled or register kernel ("blocked"); shape.kernel can force either (gemv needs B [N, K]). With a
+// norm, that shader's `_norm` build.
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape);
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
