@@ -156,13 +156,22 @@ TEST_CASE("a tuning that does not fit the device's limits falls back to one that
   CHECK_THAT(shrunk.fallback, Catch::Contains("matmul_tiled: ") &&
                                   Catch::Contains("bytes of shared memory exceed maxComputeSharedMemorySize 8192"));
 
+  // Storage buffers: the matmuls with a fused layer norm bind 8, generic (separate layer_norm dispatches) 7.
+  DeviceInfo seven_buffers = little_shared;
+  seven_buffers.shared_memory_bytes = 48 << 10;
+  seven_buffers.max_storage_buffers_per_stage = 7;
+  const auto unfused = choose_tuning(seven_buffers, "");
+  CHECK(unfused.tuning->name == "generic");
+  CHECK_THAT(unfused.fallback, Catch::Contains("matmul_tiled_norm: 8 storage buffers exceed "
+                                               "maxPerStageDescriptorStorageBuffers 7"));
+
   // Workgroup size in one dimension.
   DeviceInfo narrow = little_shared;
   narrow.shared_memory_bytes = 48 << 10;
   narrow.max_workgroup_size[1] = 8;
   CHECK_THAT(choose_tuning(narrow, "").fallback, Catch::Contains("exceeds maxComputeWorkGroupSize 1024x8"));
 
-  // No tuning helps below 6 storage buffers per stage (layer_norm and attention bind 6).
+  // No tuning helps below 7 storage buffers per stage (layer_norm binds 6, attention 7).
   DeviceInfo four_buffers = minimum_device();
   four_buffers.max_storage_buffers_per_stage = 4;
   CHECK_THROWS_WITH(choose_tuning(four_buffers, ""),

@@ -143,7 +143,8 @@ std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& 
   std::vector<std::string> misfits;
   for (const auto& kernel : kernel_needs(tuning)) check_kernel(kernel, device, misfits);
   for (const auto& kernel : kernel_bindings()) {
-    if (!tuning.fuse_norm && kernel.shader.ends_with("_norm")) continue;  // never dispatched then
+    const bool fused_norm = kernel.shader.starts_with("matmul") && kernel.shader.ends_with("_norm");
+    if (fused_norm && !tuning.fuse_norm) continue;  // never dispatched then
     check_bindings(kernel, device, misfits);
   }
   return misfits;
