@@ -15,6 +15,7 @@ std::vector<Case> argmax_cases();
 std::vector<Case> topk_cases();
 std::vector<Case> logits_edit_cases();
 std::vector<Case> attention_cases();
+std::vector<Case> encoder_attention_cases();
 std::vector<Case> limits_cases();
 
 }  // namespace vkformer::conformance

@@ -15,20 +15,20 @@ const std::vector<Tuning>& tuning_table() {
       // storage buffers, one more than the other kernels need.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64, .fuse_norm = false},
+       .reduce_wg = 128, .attention_wg = 64, .encoder_queries = 64, .fuse_norm = false},
       // Measured on an H200 (docs/BENCHMARKS.md): 64 x 64 blocks of 4 x 4 ran 4096^3 at 28 TFLOP/s, 128 x 128
       // blocks of 8 x 8 at 2.3. gemv: 32 rows per workgroup read a vocabulary-sized B once for a batch-32
       // step, halved while there are fewer than 264 workgroups (2 per multiprocessor).
       {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
        .gemv_min_groups = 264,
-       .reduce_wg = 256, .attention_wg = 64},
+       .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 256, .attention_wg = 64},
+       .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64},
+       .reduce_wg = 128, .attention_wg = 64, .encoder_queries = 64},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
@@ -46,6 +46,7 @@ const std::vector<KernelBindings>& kernel_bindings() {
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
+      {"encoder_attention", 3, 0},
   };
   return table;
 }
@@ -82,6 +83,8 @@ std::vector<KernelNeeds> kernel_needs(const Tuning& t) {
                    t.reduce_wg, 1, 3 * kFloat * t.reduce_wg});
   // attention.cpp takes attention_wg only where its shared memory fits, so only the workgroup is checked.
   if (t.attention_wg) needs.push_back({"attention_wg", t.attention_wg, 1, 0});
+  // encoder_attention.cpp sizes its key chunks to the shared memory (or falls back to attention).
+  if (t.encoder_queries) needs.push_back({"encoder_attention", t.encoder_queries, 1, 0});
   return needs;
 }
 

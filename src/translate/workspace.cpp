@@ -9,6 +9,7 @@
 #include "vkformer/ops/attention.hpp"
 #include "vkformer/ops/elementwise.hpp"
 #include "vkformer/ops/embed_position.hpp"
+#include "vkformer/ops/encoder_attention.hpp"
 #include "vkformer/ops/layer_norm.hpp"
 #include "vkformer/ops/logits_edit.hpp"
 #include "vkformer/ops/matmul.hpp"
@@ -219,6 +220,7 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
   const View x{&enc_x_, 0}, ctx{&enc_ctx_, 0}, tmp{&enc_tmp_, 0};
   const View counters = norm_counters();
   const bool fused = counters.buffer;
+  const bool query_blocks = context_.tuning().encoder_queries && encoder_attention_keys(context_, hd);
   {
     Sequence& s = add_sequence(plan, "encoder embed");
     record_state_upload(s);
@@ -241,14 +243,23 @@ void Workspace::record_encoder(Plan& plan, uint32_t sentences) {
     Sequence& s = add_sequence(plan, fmt::format("encoder L{}", l));
     linear(s, context_, pre_norm(s, context_, c, x, tmp, w.attention_norm, rows, "self pre-norm", ready), w.qkv,
            {&enc_qkv_, 0}, rows, "qkv");
-    // Self attention over the sentence's positions up to its length: the decoder's fused cross-attention
-    // kernel with the sentence taken from the row (one dispatch instead of scores, softmax and values).
-    record_attention(s, context_,
-                     {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&enc_qkv_, 0},
-                      .q_stride = 3 * d, .kv = {&enc_qkv_, d}, .kv_stride = 3 * d, .state = &state_,
-                      .length_offset = length_offset(), .source_capacity = S, .rows_per_sentence = S,
-                      .out = ctx, .out_stride = d, .scale = 1.0f / std::sqrt(float(hd))},
-                     "self attention");
+    // Self attention over the sentence's positions up to its length, one dispatch: on GPUs in query blocks
+    // sharing the keys, else the decoder's cross-attention kernel with the sentence taken from the row.
+    const float scale = 1.0f / std::sqrt(float(hd));
+    if (query_blocks) {
+      record_encoder_attention(s, context_,
+                               {.sentences = sentences, .positions = S, .heads = heads, .head_dim = hd, .d_model = d,
+                                .qkv = {&enc_qkv_, 0}, .qkv_stride = 3 * d, .state = &state_,
+                                .length_offset = length_offset(), .out = ctx, .out_stride = d, .scale = scale},
+                               "self attention");
+    } else {
+      record_attention(s, context_,
+                       {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                        .q = {&enc_qkv_, 0}, .q_stride = 3 * d, .kv = {&enc_qkv_, d}, .kv_stride = 3 * d,
+                        .state = &state_, .length_offset = length_offset(), .source_capacity = S,
+                        .rows_per_sentence = S, .out = ctx, .out_stride = d, .scale = scale},
+                       "self attention");
+    }
     ready = project_residual(s, context_, c, ctx, w.out, tmp, x, w.attention_norm, &w.ffn_norm, false, counters, rows,
                              "self out proj", "self");
     linear(s, context_, pre_norm(s, context_, c, x, tmp, w.ffn_norm, rows, "ffn pre-norm", ready), w.fc1,

@@ -30,6 +30,9 @@ struct Tuning {
   // Attention: 0 runs one invocation per (row, head) over all keys (CPU drivers: no barriers); else
   // workgroups of this many invocations (a power of two) per (row, head), keys split across them.
   uint32_t attention_wg = 0;
+  // Encoder self-attention: 0 runs the attention kernel per (row, head); else workgroups of this many
+  // queries of one sentence and head sharing its keys and values through shared memory.
+  uint32_t encoder_queries = 0;
   // A sublayer's residual add and LayerNorm run in its output projection's epilogue (the matmul *_norm
   // shaders) rather than as a layer_norm dispatch after it.
   bool fuse_norm = true;
