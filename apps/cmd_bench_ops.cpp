@@ -77,7 +77,7 @@ Case matmul_case(Context& context, uint32_t M, uint32_t N, uint32_t K, Element w
   if (f16 && K % 4) throw UsageError(fmt::format("--precision f16 needs K divisible by 4 (shape {}x{}x{})", M, N, K));
   Case c{.op = "matmul", .shape = fmt::format("{}x{}x{}", M, N, K), .work = 2.0 * M * N * K};
   MatmulShape shape{.M = M, .N = N, .K = K, .kernel = kernel};
-  c.variant = std::string(matmul_variant(context, shape)) +
+  c.variant = std::string(matmul_variant(context, shape, weights)) +
               (weights == Element::f32 ? "" : fmt::format(".{}", element_name(weights)));
   c.buffers.push_back(filled_buffer(context, size_t(M) * K, "bench.a"));
   const size_t b_count = size_t(N) * K;
@@ -210,11 +210,14 @@ void add_bench_ops(CLI::App& bench, Run& run) {
           "--kernel",
           [](const std::string& name) {
             const std::string lower = CLI::detail::to_lower(name);
-            kernel = lower == "gemv" ? MatmulKernel::gemv : lower == "blocked" ? MatmulKernel::blocked
-                                                                               : MatmulKernel::automatic;
+            kernel = lower == "gemv"      ? MatmulKernel::gemv
+                     : lower == "blocked" ? MatmulKernel::blocked
+                     : lower == "coopmat" ? MatmulKernel::cooperative
+                                          : MatmulKernel::automatic;
           },
-          "Matmul kernel: auto (the tuning's choice, default), gemv, blocked (tiled or register)")
-      ->check(CLI::IsMember({"auto", "gemv", "blocked"}, CLI::ignore_case));
+          "Matmul kernel: auto (the tuning's choice, default), gemv, blocked (tiled or register), coopmat (tensor "
+          "cores: --precision f16 under a tuning with cooperative matrices)")
+      ->check(CLI::IsMember({"auto", "gemv", "blocked", "coopmat"}, CLI::ignore_case));
   command->add_flag("--json", json, "Print JSON");
   command->callback([&run] {
     run = [] {

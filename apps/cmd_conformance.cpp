@@ -24,7 +24,7 @@ void add_conformance(CLI::App& app, Run& run) {
       if (!op.empty()) std::erase_if(cases, [](const conformance::Case& c) { return c.op != op; });
       if (cases.empty()) throw UsageError(fmt::format("--op '{}': no conformance case has this op", op));
       Context context(options);
-      size_t failures = 0;
+      size_t failures = 0, skipped = 0;
       nlohmann::json rows = nlohmann::json::array();
       if (!json) {
         out("device: {} | tuning: {}\n", context.info().name, context.tuning().name);
@@ -33,21 +33,24 @@ void add_conformance(CLI::App& app, Run& run) {
       }
       for (const auto& test : cases) {
         const auto r = test.run(context);
-        failures += !r.passed;
+        failures += !r.passed && !r.skipped;
+        skipped += r.skipped;
         const auto& c = r.comparison;
         if (json) {
           rows.push_back({{"op", r.op}, {"shape", r.shape}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel},
-                          {"nmse", c.nmse}, {"ms", r.milliseconds}, {"passed", r.passed}, {"note", r.note}});
+                          {"nmse", c.nmse}, {"ms", r.milliseconds}, {"passed", r.passed}, {"skipped", r.skipped},
+                          {"note", r.note}});
         } else {
           out("{:<16} {:<22} {:>10.2e} {:>10.2e} {:>10.2e} {:>9.3f} {:>6} {}\n", r.op, r.shape, c.max_abs,
-              c.max_rel, c.nmse, r.milliseconds, r.passed ? "pass" : "FAIL", r.note);
+              c.max_rel, c.nmse, r.milliseconds, r.passed ? "pass" : r.skipped ? "skip" : "FAIL", r.note);
         }
       }
       if (json) {
         out("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
-                                   {"cases", rows}, {"failures", failures}}.dump(2));
+                                   {"cases", rows}, {"failures", failures}, {"skipped", skipped}}.dump(2));
       } else {
-        out("{} passed, {} failed\n", cases.size() - failures, failures);
+        out("{} passed, {} failed, {} skipped (not applicable here)\n", cases.size() - failures - skipped, failures,
+            skipped);
       }
       // A validation message is a bug in how a kernel uses Vulkan, even where its results were right.
       if (const uint32_t messages = context.validation_messages()) {

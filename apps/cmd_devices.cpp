@@ -31,6 +31,15 @@ std::string api_version(uint32_t version) {
                      VK_API_VERSION_PATCH(version));
 }
 
+// The cooperative-matrix shapes, and whether matmul_coopmat can run (and why not).
+nlohmann::json cooperative_json(const DeviceInfo& d) {
+  nlohmann::json shapes = nlohmann::json::array();
+  for (const auto& shape : d.cooperative_matrix_shapes) shapes.push_back(shape.describe());
+  return {{"nv", d.cooperative_matrix_nv}, {"khr", d.cooperative_matrix_khr},
+          {"vulkan_memory_model", d.vulkan_memory_model}, {"shapes", shapes},
+          {"matmul_coopmat_misfit", cooperative_matrix_misfit(d)}};
+}
+
 nlohmann::json to_json(const DeviceInfo& d) {
   nlohmann::json heaps = nlohmann::json::array();
   for (const auto& heap : d.heaps) {
@@ -55,6 +64,7 @@ nlohmann::json to_json(const DeviceInfo& d) {
           {"shader_float16", d.shader_float16}, {"storage_buffer_16bit", d.storage_buffer_16bit},
           {"portability_subset", d.portability_subset}, {"unified_memory", d.unified_memory},
           {"resizable_bar", d.resizable_bar}, {"memory_budget", d.memory_budget}, {"memory_heaps", heaps},
+          {"cooperative_matrix", cooperative_json(d)},
           {"default_tuning", tuning.name}, {"tuning_fallback", tuning.fallback}, {"tuning_error", tuning.error}};
 }
 
@@ -72,6 +82,14 @@ void print_memory(const DeviceInfo& d) {
     if (d.memory_budget) line += fmt::format(", budget {}, in use {}", mib(heap.budget), mib(heap.usage));
     out("{}\n", line);
   }
+}
+
+void print_cooperative_matrix(const DeviceInfo& d) {
+  const auto misfit = cooperative_matrix_misfit(d);
+  out("    cooperative matrices: VK_NV_cooperative_matrix {}, VK_KHR_cooperative_matrix {} (not used yet); {}\n",
+      yes_no(d.cooperative_matrix_nv), yes_no(d.cooperative_matrix_khr),
+      misfit.empty() ? "matmul_coopmat runs under --tuning nvidia-coopmat" : "matmul_coopmat cannot run: " + misfit);
+  for (const auto& shape : d.cooperative_matrix_shapes) out("      {}\n", shape.describe());
 }
 
 void print_tuning(const DeviceInfo& d) {
@@ -94,11 +112,12 @@ void print_device(const DeviceInfo& d, bool chosen) {
       d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2], d.shared_memory_bytes / 1024);
   out("    per shader stage: {} storage buffers, {} sampled images (texel buffers), {} resources\n",
       d.max_storage_buffers_per_stage, d.max_sampled_images_per_stage, d.max_resources_per_stage);
-  out("    storage buffer <= {}, allocation <= {}, fp16 {}, 16-bit storage {} (neither used), timestamps {} bits, "
-      "portability subset {}\n",
+  out("    storage buffer <= {}, allocation <= {}, fp16 {} (used by cooperative matrices only), 16-bit storage {} "
+      "(not used), timestamps {} bits, portability subset {}\n",
       mib(d.max_storage_buffer_range), mib(d.max_allocation_size), yes_no(d.shader_float16),
       yes_no(d.storage_buffer_16bit), d.timestamp_valid_bits, yes_no(d.portability_subset));
   print_memory(d);
+  print_cooperative_matrix(d);
   print_tuning(d);
 }
 }  // namespace

@@ -252,6 +252,14 @@ TEST_CASE("cli: bad options: one error naming the option, exit code 2", "[cli]")
       {.name = "bench ops --repeat 0", .arguments = "bench ops --repeat 0", .exit_code = 2, .error = {"--repeat"}},
       {.name = "conformance --op nosuch", .arguments = "conformance --op nosuch", .exit_code = 2,
        .error = {"--op", "nosuch"}},
+      // lavapipe has no cooperative matrices: the tuning and the kernel that need them are refused by name.
+      {.name = "--tuning nvidia-coopmat without cooperative matrices",
+       .arguments = "conformance --tuning nvidia-coopmat --op matmul_coopmat",
+       .error = {"tuning 'nvidia-coopmat' does not fit", "matmul_coopmat: ", "VK_NV_cooperative_matrix"}},
+      {.name = "bench ops --kernel coopmat under a tuning without cooperative matrices",
+       .arguments = "bench ops --precision f16 --kernel coopmat --shape 64x64x64",
+       .error = {"cooperative-matrix matmul kernel cannot run 64x64x64", "does not use cooperative matrices"},
+       .out = {"*", "*"}},
   };
   for (const auto& c : cases) check(c);
 }

@@ -1,5 +1,7 @@
 // What lavapipe cannot show by itself: devices with other limits, memory layouts, subgroup support and
-// extensions (MoltenVK), as DeviceInfo values; and the instance's messenger, fed by the loader.
+// extensions (MoltenVK, cooperative matrices), as DeviceInfo values; and the instance's messenger, fed by
+// the loader.
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 
@@ -183,8 +185,77 @@ TEST_CASE("every tuning fits lavapipe, so the conformance suite runs them all", 
   const DeviceInfo& device = testing::context_for().info();
   for (const auto& tuning : tuning_table()) {
     INFO(tuning.name);
-    CHECK(tuning_misfits(tuning, device).empty());
+    if (!tuning.cooperative_matrix) CHECK(tuning_misfits(tuning, device).empty());
   }
+  // but the one with cooperative matrices, which lavapipe lacks: refused in one line naming the extension.
+  REQUIRE(!device.cooperative_matrix_nv);
+  CHECK_THROWS_WITH(choose_tuning(device, "nvidia-coopmat"),
+                    Catch::Contains("tuning 'nvidia-coopmat' does not fit device") &&
+                        Catch::Contains("matmul_coopmat: the device has no VK_NV_cooperative_matrix") &&
+                        !Catch::Contains("\n"));
+}
+
+namespace {
+// What an H200 reports (driver 580): NV cooperative matrices with a 16x16x16 f16 -> f32 shape among others.
+DeviceInfo cooperative_device() {
+  DeviceInfo d = minimum_device();
+  d.max_workgroup_invocations = 1024;
+  d.max_workgroup_size[0] = d.max_workgroup_size[1] = 1024;
+  d.shared_memory_bytes = 48 << 10;
+  d.usable_api_version = VK_API_VERSION_1_2;
+  d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 32;
+  d.subgroup_operations = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eArithmetic;
+  d.shader_float16 = d.vulkan_memory_model = d.cooperative_matrix_nv = d.cooperative_matrix_khr = true;
+  using T = vk::ComponentTypeNV;
+  d.cooperative_matrix_shapes = {
+      {.m = 16, .n = 8, .k = 16, .a = T::eFloat16, .b = T::eFloat16, .c = T::eFloat16, .d = T::eFloat16,
+       .scope = vk::ScopeNV::eSubgroup},
+      {.m = 16, .n = 16, .k = 16, .a = T::eFloat16, .b = T::eFloat16, .c = T::eFloat32, .d = T::eFloat32,
+       .scope = vk::ScopeNV::eSubgroup}};
+  return d;
+}
+}  // namespace
+
+TEST_CASE("the cooperative-matrix tuning is taken by name where the device has what matmul_coopmat needs",
+          "[portability]") {
+  const DeviceInfo device = cooperative_device();
+  CHECK(cooperative_matrix_misfit(device).empty());
+  REQUIRE(matmul_cooperative_shape(device) == &device.cooperative_matrix_shapes[1]);
+  CHECK(device.cooperative_matrix_shapes[1].describe() == "16x16x16 A f16 B f16 C f32 D f32 subgroup");
+  CHECK(choose_tuning(device, "nvidia-coopmat").tuning->cooperative_matrix);
+  // Not by default: no device has passed its conformance run yet (cooperative_matrix_verified()).
+  CHECK(cooperative_matrix_verified().empty());
+  CHECK(choose_tuning(device, "").tuning->name == "nvidia");
+  const auto extensions = device_extensions(device, true);
+  CHECK(std::find_if(extensions.begin(), extensions.end(), [](const char* name) {
+          return std::string_view(name) == "VK_NV_cooperative_matrix";
+        }) != extensions.end());
+  CHECK(device_extensions(device).empty());
+
+  // Each missing piece refuses it, in one line.
+  DeviceInfo khr_only = device;
+  khr_only.cooperative_matrix_nv = false;
+  CHECK_THAT(cooperative_matrix_misfit(khr_only),
+             Catch::Contains("VK_KHR_cooperative_matrix but not VK_NV_cooperative_matrix"));
+  DeviceInfo f16_accumulators = device;
+  f16_accumulators.cooperative_matrix_shapes.pop_back();
+  CHECK_THAT(cooperative_matrix_misfit(f16_accumulators), Catch::Contains("no 16x16x16 shape"));
+  DeviceInfo no_memory_model = device;
+  no_memory_model.vulkan_memory_model = false;
+  CHECK_THAT(cooperative_matrix_misfit(no_memory_model), Catch::Contains("vulkanMemoryModel"));
+  DeviceInfo varying = device;
+  varying.min_subgroup_size = 8;
+  CHECK_THROWS_WITH(choose_tuning(varying, "nvidia-coopmat"),
+                    Catch::Contains("matmul_coopmat: subgroups of 8 to 32 invocations") && !Catch::Contains("\n"));
+
+  // Its shared memory is checked like every kernel's: 24 KiB with 16x16x16 tiles.
+  const Tuning& coopmat = *choose_tuning(device, "nvidia-coopmat").tuning;
+  CHECK(coopmat_shared_bytes(coopmat, *matmul_cooperative_shape(device)) == 24576);
+  DeviceInfo small_shared = device;
+  small_shared.shared_memory_bytes = 20 << 10;
+  CHECK_THROWS_WITH(choose_tuning(small_shared, "nvidia-coopmat"),
+                    Catch::Contains("matmul_coopmat: 24576 bytes of shared memory exceed "
+                                    "maxComputeSharedMemorySize 20480"));
 }
 
 TEST_CASE("layer_norm without subgroup arithmetic runs a module that does not declare it", "[portability]") {
@@ -210,6 +281,14 @@ TEST_CASE("no shader needs a feature or subgroup operation that lavapipe lacks o
   const DeviceInfo& device = testing::context_for().info();
   for (const auto& kernel : kernel_bindings()) {
     INFO(kernel.shader);
-    CHECK(missing_capabilities(kernel.shader, device).empty());
+    if (kernel.shader != "matmul_coopmat") CHECK(missing_capabilities(kernel.shader, device).empty());
   }
+  // matmul_coopmat needs what a cooperative-matrix tuning enables, and only that.
+  const auto missing = missing_capabilities("matmul_coopmat", device);
+  REQUIRE(missing.size() == 3);
+  CHECK_THAT(missing[0],
+             Catch::Contains("(Float16)") && Catch::Contains("only under a tuning with cooperative matrices"));
+  CHECK_THAT(missing[1], Catch::Contains("(VulkanMemoryModel)"));
+  CHECK_THAT(missing[2], Catch::Contains("(CooperativeMatrixNV)"));
+  CHECK(missing_capabilities("matmul_coopmat", device, true).empty());
 }

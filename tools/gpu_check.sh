@@ -7,6 +7,9 @@
 # against torch.matmul on the same device; 5 bench
 # translate on the shipped model and on an opus-mt-base-sized random model against transformers;
 # 6 profile of the opus-base-sized model; 7 OUT_DIR/summary.md (+ summary.json).
+# Where the device can run matmul_coopmat (tensor cores, `vkformer devices`), also: its conformance cases
+# under nvidia-coopmat, greedy f16 translation under it, and the kernel at 4096^3 and decoder-sized
+# shapes beside the f16 kernels the nvidia tuning picks, against torch.matmul fp16 (about a minute).
 # Each step runs under a time limit, and a failed step is recorded while the others go on; the exit
 # status is non-zero if a check failed. --quick runs the same steps with small sizes (lavapipe, CI).
 # Peers need python3 with torch (and transformers for step 5); where it is missing they are skipped.
@@ -52,11 +55,13 @@ fi
 
 if ((quick)); then
   tunings="" test_lines=48 ops_repeat=3 shipped_lines=16 opus_lines=8 batches="1 8"
-  op_shapes="256x256x256 64x512x256 1x2048x512"
+  op_shapes="256x256x256 64x512x256 1x2048x512" coopmat_shapes="256x256x256 130x67x36"
   opus_args=(--d-model 64 --encoder-layers 1 --decoder-layers 1 --heads 4 --ffn 128)
 else
   tunings="generic nvidia amd intel cpu" test_lines=0 ops_repeat=10 shipped_lines=48 opus_lines=40 batches="1 32"
   op_shapes="1024x1024x1024 4096x4096x4096 64x2048x512 1x4096x4096 1x58101x512"
+  # 4096^3, then an opus-base-sized model's matmuls at 128 rows (encoder, or a batch-32 beam-4 step) and 32.
+  coopmat_shapes="4096x4096x4096 1024x1024x1024 128x512x512 128x2048x512 128x512x2048 128x58101x512 32x512x2048"
   opus_args=(--d-model 512 --encoder-layers 6 --decoder-layers 6 --heads 8 --ffn 2048)
 fi
 torch_dtypes=float32
@@ -82,6 +87,9 @@ step() {
 note "gpu_check: binary $vk, python $python (torch $has_torch on $torch_device, transformers $has_transformers), quick $quick"
 step devices.txt 60 "$vk" devices
 step devices.json 60 "$vk" devices --json
+# Empty where the default device can run matmul_coopmat, else why not.
+coopmat_misfit=$("$python" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["devices"][d["default"]]["cooperative_matrix"]["matmul_coopmat_misfit"])' "$out/devices.json" 2>&1 | tail -n 1)
+if [[ -n $coopmat_misfit ]]; then note "no tensor-core steps: $coopmat_misfit"; fi
 
 validation=()
 if "$vk" conformance --validation --op elementwise >/dev/null 2>&1; then validation=(--validation); fi
@@ -91,12 +99,21 @@ if [[ -z $tunings ]]; then
 else
   for t in $tunings; do step "conformance-$t.json" 300 "$vk" conformance --tuning "$t" "${validation[@]}" --json; done
 fi
+if [[ -z $coopmat_misfit ]]; then
+  # Its own cases only: the others run the nvidia tuning's kernels, which ran above (a minute of compiling).
+  step conformance-nvidia-coopmat.json 300 "$vk" conformance --tuning nvidia-coopmat --op matmul_coopmat \
+    "${validation[@]}" --json
+fi
 
 test_input=$out/test.en
 if ((test_lines)); then head -n "$test_lines" models/en-de/testset/test.en >"$test_input"; else cp models/en-de/testset/test.en "$test_input"; fi
 step translate-greedy.de 300 "$vk" translate --beam 1 --batch-size 32 <"$test_input"
 step translate-beam.de 300 "$vk" translate --batch-size 32 <"$test_input"
 step translate-greedy-f16.de 300 "$vk" translate --beam 1 --precision f16 --batch-size 32 <"$test_input"
+if [[ -z $coopmat_misfit ]]; then
+  step translate-greedy-f16-coopmat.de 300 "$vk" translate --beam 1 --precision f16 --batch-size 32 \
+    --tuning nvidia-coopmat <"$test_input"
+fi
 
 for precision in f32 f16; do
   # shellcheck disable=SC2086
@@ -104,10 +121,20 @@ for precision in f32 f16; do
     $(printf -- '--shape %s ' $op_shapes)
 done
 step bench-ops-ceilings.json 120 "$vk" bench ops --json --repeat "$ops_repeat" --op peak --op copy
+torch_shapes=$op_shapes
+if [[ -z $coopmat_misfit ]]; then
+  # shellcheck disable=SC2086
+  step bench-ops-f16-decoder.json 300 "$vk" bench ops --json --repeat "$ops_repeat" --precision f16 \
+    $(printf -- '--shape %s ' $coopmat_shapes)
+  # shellcheck disable=SC2086
+  step bench-ops-coopmat.json 300 "$vk" bench ops --json --repeat "$ops_repeat" --precision f16 --kernel coopmat \
+    --tuning nvidia-coopmat $(printf -- '--shape %s ' $coopmat_shapes)
+  torch_shapes=$(printf '%s\n' $op_shapes $coopmat_shapes | sort -u | tr '\n' ' ')
+fi
 if ((has_torch)); then
   # shellcheck disable=SC2086
   step torch-ops.json 300 "$python" tools/gpu_check/torch_ops.py --device "$torch_device" --dtypes $torch_dtypes \
-    --repeat "$ops_repeat" --shapes $op_shapes --copy-mib $((quick ? 64 : 1024))
+    --repeat "$ops_repeat" --shapes $torch_shapes --copy-mib $((quick ? 64 : 1024))
 else
   note "skipped torch-ops.json: no torch for $python"
 fi

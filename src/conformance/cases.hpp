@@ -8,6 +8,7 @@ namespace vkformer::conformance {
 
 std::vector<Case> elementwise_cases();
 std::vector<Case> matmul_cases();
+std::vector<Case> matmul_coopmat_cases();
 std::vector<Case> softmax_cases();
 std::vector<Case> layer_norm_cases();
 std::vector<Case> embed_position_cases();

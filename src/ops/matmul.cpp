@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "vkformer/error.hpp"
+#include "vkformer/ops/matmul_coopmat.hpp"
 
 namespace vkformer {
 
@@ -33,8 +34,19 @@ bool aligned4(std::initializer_list<uint32_t> values) {
 }
 }  // namespace
 
-std::string_view matmul_variant(const Context& context, const MatmulShape& shape) {
+std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element) {
   const Tuning& t = context.tuning();
+  if (shape.kernel == MatmulKernel::cooperative) {
+    if (const auto why = coopmat_misfit(context, shape, b_element); !why.empty()) {
+      throw Error(fmt::format("the cooperative-matrix matmul kernel cannot run {}x{}x{}: {}", shape.M, shape.N,
+                              shape.K, why));
+    }
+    return kCoopmatShader;
+  }
+  if (shape.kernel == MatmulKernel::automatic && t.cooperative_matrix && shape.M > t.gemv_max_m &&
+      coopmat_misfit(context, shape, b_element).empty()) {
+    return kCoopmatShader;
+  }
   const bool gemv = shape.kernel == MatmulKernel::automatic ? shape.M <= t.gemv_max_m && shape.b_transposed
                                                             : shape.kernel == MatmulKernel::gemv;
   if (gemv && !shape.b_transposed) throw Error("the gemv matmul kernel needs B stored [N, K]");
@@ -78,6 +90,10 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                               element_name(scales.element()), scales.bytes()));
     }
   }
+  if (matmul_variant(context, s, element) == kCoopmatShader) {
+    record_matmul_coopmat(sequence, context, a, b, bias, c, s, label);
+    return;
+  }
   const vk::BufferView b_view = quantized ? b.buffer->uint_view() : b.buffer->vec4_view();
   if (element == Element::f16 && !b_view) {
     throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
@@ -104,7 +120,7 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     }
     s.accumulate = true;
   }
-  const std::string_view variant = matmul_variant(context, s);
+  const std::string_view variant = matmul_variant(context, s, element);
   const bool gemv = variant.starts_with("matmul_gemv");
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};

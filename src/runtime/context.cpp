@@ -59,16 +59,27 @@ vk::SubgroupFeatureFlags subgroup_operation(uint32_t capability) {
   }
 }
 
+// Float16, VulkanMemoryModel and CooperativeMatrixNV: what matmul_coopmat declares, enabled with the
+// extension.
+constexpr uint32_t kFloat16 = 9, kVulkanMemoryModel = 5345, kCooperativeMatrixNV = 5357;
+
 std::string describe_capability(uint32_t capability) {
   if (const auto op = subgroup_operation(capability)) {
     return fmt::format("subgroup capability {} ({} in compute shaders), which the device lacks", capability,
                        vk::to_string(op));
   }
+  if (capability == kFloat16 || capability == kVulkanMemoryModel || capability == kCooperativeMatrixNV) {
+    return fmt::format("capability {} ({}), which vkformer enables only under a tuning with cooperative matrices",
+                       capability, capability == kFloat16             ? "Float16"
+                                   : capability == kVulkanMemoryModel ? "VulkanMemoryModel"
+                                                                      : "CooperativeMatrixNV");
+  }
   return fmt::format("capability {}, which needs a device feature that vkformer does not enable", capability);
 }
 }  // namespace
 
-std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device) {
+std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device,
+                                              bool cooperative_matrix) {
   const auto words = shaders::find(shader);
   std::vector<std::string> missing;
   // OpCapability instructions open the module, after the 5-word header.
@@ -76,6 +87,10 @@ std::vector<std::string> missing_capabilities(std::string_view shader, const Dev
     const uint32_t capability = words[at + 1];
     constexpr uint32_t kShader = 1, kSampledBuffer = 46;  // core Vulkan 1.0: no feature needed
     if (capability == kShader || capability == kSampledBuffer) continue;
+    if (cooperative_matrix && (capability == kFloat16 || capability == kVulkanMemoryModel ||
+                               capability == kCooperativeMatrixNV)) {
+      continue;
+    }
     const auto op = subgroup_operation(capability);
     if (op && (device.subgroup_operations & op) == op) continue;
     missing.push_back(describe_capability(capability));
@@ -122,10 +137,16 @@ Context::Context(const ContextOptions& options)
   const float priority = 1.0f;
   vk::DeviceQueueCreateInfo queue_info{.queueFamilyIndex = queue_family_, .queueCount = 1,
                                        .pQueuePriorities = &priority};
-  // No optional feature: the shaders need none (Context::kernel refuses a capability that would).
-  const auto extensions = device_extensions(info_);
+  // No optional feature but what matmul_coopmat needs, under a tuning that uses it (choose_tuning has
+  // checked that the device has each, Vulkan 1.2 included): the other shaders need none
+  // (Context::kernel refuses a capability that would).
+  const auto extensions = device_extensions(info_, cooperative_matrix());
+  vk::PhysicalDeviceVulkanMemoryModelFeatures memory_model{.vulkanMemoryModel = true};
+  vk::PhysicalDeviceShaderFloat16Int8Features float16{.pNext = &memory_model, .shaderFloat16 = true};
+  vk::PhysicalDeviceCooperativeMatrixFeaturesNV cooperative{.pNext = &float16, .cooperativeMatrix = true};
   try {
-    device_ = physical_.createDevice({.queueCreateInfoCount = 1,
+    device_ = physical_.createDevice({.pNext = cooperative_matrix() ? &cooperative : nullptr,
+                                      .queueCreateInfoCount = 1,
                                       .pQueueCreateInfos = &queue_info,
                                       .enabledExtensionCount = uint32_t(extensions.size()),
                                       .ppEnabledExtensionNames = extensions.data()});
@@ -165,7 +186,7 @@ const Kernel& Context::kernel(const KernelSpec& spec) {
 
   const auto words = shaders::find(spec.shader);
   check_bindings(spec);
-  if (const auto missing = missing_capabilities(spec.shader, info_); !missing.empty()) {
+  if (const auto missing = missing_capabilities(spec.shader, info_, cooperative_matrix()); !missing.empty()) {
     throw Error(fmt::format("shader '{}' cannot run on device '{}': it declares {}", spec.shader, info_.name,
                             missing.front()));
   }

@@ -45,9 +45,71 @@ uint32_t instance_api_version() {
   return std::min<uint32_t>(vk::enumerateInstanceVersion(), VK_API_VERSION_1_2);
 }
 
-std::vector<const char*> device_extensions(const DeviceInfo& device) {
-  if (device.portability_subset) return {kPortabilitySubsetExtension};
+static std::string component_name(vk::ComponentTypeNV type) {
+  using T = vk::ComponentTypeNV;
+  switch (type) {
+    case T::eFloat16: return "f16";
+    case T::eFloat32: return "f32";
+    case T::eFloat64: return "f64";
+    case T::eSint8: return "s8";
+    case T::eSint16: return "s16";
+    case T::eSint32: return "s32";
+    case T::eSint64: return "s64";
+    case T::eUint8: return "u8";
+    case T::eUint16: return "u16";
+    case T::eUint32: return "u32";
+    case T::eUint64: return "u64";
+    default: return fmt::format("type{}", uint32_t(type));
+  }
+}
+
+std::string CooperativeMatrixShape::describe() const {
+  std::string where = scope == vk::ScopeNV::eSubgroup    ? "subgroup"
+                      : scope == vk::ScopeNV::eWorkgroup ? "workgroup"
+                                                         : fmt::format("scope {}", uint32_t(scope));
+  return fmt::format("{}x{}x{} A {} B {} C {} D {} {}", m, n, k, component_name(a), component_name(b),
+                     component_name(c), component_name(d), where);
+}
+
+const CooperativeMatrixShape* matmul_cooperative_shape(const DeviceInfo& device) {
+  using T = vk::ComponentTypeNV;
+  for (const auto& shape : device.cooperative_matrix_shapes) {
+    if (shape.m == 16 && shape.n == 16 && shape.k == 16 && shape.a == T::eFloat16 && shape.b == T::eFloat16 &&
+        shape.c == T::eFloat32 && shape.d == T::eFloat32 && shape.scope == vk::ScopeNV::eSubgroup) {
+      return &shape;
+    }
+  }
+  return nullptr;
+}
+
+std::string cooperative_matrix_misfit(const DeviceInfo& device) {
+  if (!device.cooperative_matrix_nv) {
+    return device.cooperative_matrix_khr
+               ? "the device offers VK_KHR_cooperative_matrix but not VK_NV_cooperative_matrix, and vkformer has "
+                 "no KHR shader yet (Debian 12's glslang cannot compile one)"
+               : "the device has no VK_NV_cooperative_matrix for compute shaders";
+  }
+  if (!matmul_cooperative_shape(device)) {
+    return "VK_NV_cooperative_matrix lists no 16x16x16 shape with f16 A and B, f32 C and D, subgroup scope";
+  }
+  if (device.usable_api_version < VK_API_VERSION_1_2 || !device.shader_float16 || !device.vulkan_memory_model) {
+    return "cooperative matrices need Vulkan 1.2 with shaderFloat16 and vulkanMemoryModel here";
+  }
+  if (!(device.subgroup_operations & vk::SubgroupFeatureFlagBits::eBasic)) {
+    return "cooperative matrices need subgroup operations in compute shaders";
+  }
+  if (device.min_subgroup_size != device.max_subgroup_size) {
+    return fmt::format("subgroups of {} to {} invocations: matmul_coopmat needs one fixed subgroup size",
+                       device.min_subgroup_size, device.max_subgroup_size);
+  }
   return {};
+}
+
+std::vector<const char*> device_extensions(const DeviceInfo& device, bool cooperative_matrix) {
+  std::vector<const char*> names;
+  if (device.portability_subset) names.push_back(kPortabilitySubsetExtension);
+  if (cooperative_matrix) names.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  return names;
 }
 
 void classify_memory(DeviceInfo& info, const vk::PhysicalDeviceMemoryProperties& memory) {
@@ -121,6 +183,31 @@ void describe_versioned(DeviceInfo& info, vk::PhysicalDevice physical, const Ext
   }
 }
 
+// Queried only where the NV extension is offered (so lavapipe's queries stay as they were).
+void describe_cooperative_matrix(DeviceInfo& info, vk::PhysicalDevice physical, const Extensions& extensions) {
+  info.cooperative_matrix_khr = extensions.has("VK_KHR_cooperative_matrix");  // not in the 1.3.239 headers
+  if (!extensions.has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) ||
+      !VULKAN_HPP_DEFAULT_DISPATCHER.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+    return;
+  }
+  const auto features =
+      physical.getFeatures2<vk::PhysicalDeviceFeatures2, vk::PhysicalDeviceCooperativeMatrixFeaturesNV>();
+  const auto properties =
+      physical.getProperties2<vk::PhysicalDeviceProperties2, vk::PhysicalDeviceCooperativeMatrixPropertiesNV>();
+  info.cooperative_matrix_nv = features.get<vk::PhysicalDeviceCooperativeMatrixFeaturesNV>().cooperativeMatrix &&
+                               bool(properties.get<vk::PhysicalDeviceCooperativeMatrixPropertiesNV>()
+                                        .cooperativeMatrixSupportedStages & vk::ShaderStageFlagBits::eCompute);
+  for (const auto& p : physical.getCooperativeMatrixPropertiesNV()) {
+    info.cooperative_matrix_shapes.push_back({.m = p.MSize, .n = p.NSize, .k = p.KSize, .a = p.AType, .b = p.BType,
+                                              .c = p.CType, .d = p.DType, .scope = p.scope});
+  }
+  if (info.usable_api_version >= VK_API_VERSION_1_2) {
+    const auto model =
+        physical.getFeatures2<vk::PhysicalDeviceFeatures2, vk::PhysicalDeviceVulkanMemoryModelFeatures>();
+    info.vulkan_memory_model = model.get<vk::PhysicalDeviceVulkanMemoryModelFeatures>().vulkanMemoryModel;
+  }
+}
+
 void describe_memory(DeviceInfo& info, vk::PhysicalDevice physical) {
   auto chain = physical.getMemoryProperties2<vk::PhysicalDeviceMemoryProperties2,
                                              vk::PhysicalDeviceMemoryBudgetPropertiesEXT>();
@@ -165,6 +252,7 @@ static DeviceInfo describe(vk::PhysicalDevice physical, uint32_t index) {
   info.portability_subset = extensions.has(kPortabilitySubsetExtension);
   info.memory_budget = extensions.has(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   describe_versioned(info, physical, extensions);
+  describe_cooperative_matrix(info, physical, extensions);
 
   const auto families = physical.getQueueFamilyProperties();
   for (const auto& family : families) {

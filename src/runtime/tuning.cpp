@@ -23,6 +23,12 @@ const std::vector<Tuning>& tuning_table() {
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
        .gemv_min_groups = 264,
        .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
+      // nvidia with f16-weight matmuls of more than gemv_max_m rows on tensor cores: opt-in until its
+      // conformance run on a GPU is recorded in cooperative_matrix_verified().
+      {.name = "nvidia-coopmat", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
+       .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
+       .gemv_min_groups = 264, .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64,
+       .cooperative_matrix = true},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
        .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
@@ -40,13 +46,28 @@ const std::vector<Tuning>& tuning_table() {
   return table;
 }
 
+const std::vector<VerifiedDevice>& cooperative_matrix_verified() {
+  // Empty: matmul_coopmat has not run on a GPU yet. After `tools/gpu_check.sh` passes on one (its
+  // conformance-nvidia-coopmat.json with no failure and no skipped case, validation on), add
+  // {vendor_id, device_id, driver_info, tuning, report} from its devices.json and the report's path.
+  static const std::vector<VerifiedDevice> table{};
+  return table;
+}
+
+uint64_t coopmat_shared_bytes(const Tuning& t, const CooperativeMatrixShape& shape) {
+  // tile_a[BM * (BK + 8)] and tile_b[BN * (BK + 8)] of f16, tile_c[subgroups * TILE_M * TILE_N] of f32.
+  const uint64_t tiles = uint64_t(t.coopmat_subgroups) * t.coopmat_tiles;
+  const uint64_t bm = tiles * shape.m, bn = tiles * shape.n, bk = uint64_t(t.coopmat_k_tiles) * shape.k;
+  return 2 * (bm + bn) * (bk + 8) + 4 * uint64_t(t.coopmat_subgroups) * t.coopmat_subgroups * shape.m * shape.n;
+}
+
 const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
       {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
-      {"encoder_attention", 3, 0},
+      {"encoder_attention", 3, 0}, {"matmul_coopmat", 4, 0},
   };
   return table;
 }
@@ -133,6 +154,12 @@ const Tuning* find_tuning(const std::string& name) {
 
 std::string usual_tuning(const DeviceInfo& device) {
   if (device.type == vk::PhysicalDeviceType::eCpu) return "cpu";
+  for (const auto& verified : cooperative_matrix_verified()) {
+    if (verified.vendor_id == device.vendor_id && verified.device_id == device.device_id &&
+        verified.driver_info == device.driver_info) {
+      return std::string(verified.tuning);
+    }
+  }
   switch (device.vendor_id) {
     case 0x10DE: return "nvidia";
     case 0x1002: return "amd";
@@ -140,10 +167,22 @@ std::string usual_tuning(const DeviceInfo& device) {
     default: return "generic";
   }
 }
+
+// A cooperative-matrix tuning on a device that cannot run matmul_coopmat, or whose workgroup (subgroups
+// of the device's size) or shared memory does not fit.
+void check_cooperative_matrix(const Tuning& t, const DeviceInfo& d, std::vector<std::string>& misfits) {
+  if (const auto why = cooperative_matrix_misfit(d); !why.empty()) {
+    misfits.push_back("matmul_coopmat: " + why);
+    return;
+  }
+  const uint32_t invocations = t.coopmat_subgroups * t.coopmat_subgroups * d.subgroup_size;
+  check_kernel({"matmul_coopmat", invocations, 1, coopmat_shared_bytes(t, *matmul_cooperative_shape(d))}, d, misfits);
+}
 }  // namespace
 
 std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& device) {
   std::vector<std::string> misfits;
+  if (tuning.cooperative_matrix) check_cooperative_matrix(tuning, device, misfits);
   for (const auto& kernel : kernel_needs(tuning)) check_kernel(kernel, device, misfits);
   for (const auto& kernel : kernel_bindings()) {
     const bool fused_norm = kernel.shader.starts_with("matmul") && kernel.shader.ends_with("_norm");

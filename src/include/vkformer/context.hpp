@@ -61,9 +61,11 @@ class Instance {
   friend struct InstanceCallbacks;
 };
 
-// What the embedded SPIR-V `shader` declares that `device`, opened as Context opens it (no optional
-// features), cannot run: one line per capability; empty when it can.
-std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device);
+// What the embedded SPIR-V `shader` declares that `device`, opened as Context opens it, cannot run: one
+// line per capability; empty when it can. No optional feature is enabled, except with
+// `cooperative_matrix` (a tuning that uses it): VK_NV_cooperative_matrix, shaderFloat16, vulkanMemoryModel.
+std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device,
+                                              bool cooperative_matrix = false);
 
 // One logical device with one compute queue: owns kernels (pipelines), the pipeline cache and the
 // command pool. Not thread-safe: one host thread drives a Context.
@@ -80,6 +82,9 @@ class Context {
   vk::CommandPool command_pool() const { return command_pool_; }
   const DeviceInfo& info() const { return info_; }
   const Tuning& tuning() const { return tuning_; }
+  // The device was opened with VK_NV_cooperative_matrix and what matmul_coopmat needs beside it: only
+  // under a tuning that uses cooperative matrices, which fits only where the device has them.
+  bool cooperative_matrix() const { return tuning_.cooperative_matrix; }
   const vk::PhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
   vk::PhysicalDevice physical() const { return physical_; }
   Instance& instance() { return *instance_; }

@@ -10,6 +10,16 @@ namespace vkformer {
 // Defined in vulkan_beta.h, which needs VK_ENABLE_BETA_EXTENSIONS: named here instead.
 inline constexpr const char* kPortabilitySubsetExtension = "VK_KHR_portability_subset";
 
+// One cooperative-matrix shape a device runs (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV):
+// D [m, n] = A [m, k] . B [k, n] + C, with the matrices spread over `scope`'s invocations.
+struct CooperativeMatrixShape {
+  uint32_t m = 0, n = 0, k = 0;
+  vk::ComponentTypeNV a{}, b{}, c{}, d{};
+  vk::ScopeNV scope{};
+
+  std::string describe() const;  // "16x16x16 A f16 B f16 C f32 D f32 subgroup"
+};
+
 struct MemoryHeapInfo {
   uint64_t size = 0;
   bool device_local = false;
@@ -50,7 +60,8 @@ struct DeviceInfo {
   uint32_t max_push_constants_bytes = 0;
   float timestamp_period_ns = 0;
   uint32_t timestamp_valid_bits = 0;
-  // Reported only: no shader uses them, so the device is opened without them.
+  // shaderFloat16 is enabled only with VK_NV_cooperative_matrix (matmul_coopmat stages f16 in shared
+  // memory); 16-bit storage is reported only.
   bool shader_float16 = false;
   bool storage_buffer_16bit = false;
   bool f16_texel_buffers = false;  // R16G16B16A16_SFLOAT uniform texel buffers (--precision f16)
@@ -62,6 +73,14 @@ struct DeviceInfo {
   bool resizable_bar = false;
   bool memory_budget = false;  // VK_EXT_memory_budget: heaps carry budget and usage
   std::vector<MemoryHeapInfo> heaps;
+  // VK_NV_cooperative_matrix with its cooperativeMatrix feature in compute shaders, and its shapes. The
+  // Vulkan memory model is queried with it: glslang's NV matrices declare it (Vulkan 1.2 core, as shaderFloat16).
+  bool cooperative_matrix_nv = false;
+  bool vulkan_memory_model = false;
+  std::vector<CooperativeMatrixShape> cooperative_matrix_shapes;
+  // VK_KHR_cooperative_matrix is offered: reported only. Debian 12's glslang (11.13) cannot compile
+  // GL_KHR_cooperative_matrix, nor its Vulkan headers (1.3.239) query the KHR shapes.
+  bool cooperative_matrix_khr = false;
 
   std::string vendor_name() const;
   std::string type_name() const;
@@ -77,9 +96,18 @@ uint32_t instance_api_version();
 
 std::vector<DeviceInfo> describe_devices(vk::Instance instance);
 
-// The device extensions a Context enables: only VK_KHR_portability_subset, which the spec requires
-// wherever it is offered.
-std::vector<const char*> device_extensions(const DeviceInfo& device);
+// The shape matmul_coopmat takes (16x16x16, f16 A and B, f32 C and D, subgroup scope), or nullptr when the
+// device reports none.
+const CooperativeMatrixShape* matmul_cooperative_shape(const DeviceInfo& device);
+
+// Why matmul_coopmat cannot run on the device, one line; empty when it can: VK_NV_cooperative_matrix in
+// compute with matmul_cooperative_shape(), shaderFloat16 and vulkanMemoryModel on Vulkan 1.2, subgroup
+// operations and one fixed subgroup size (the shader counts subgroups per workgroup).
+std::string cooperative_matrix_misfit(const DeviceInfo& device);
+
+// The device extensions a Context enables: VK_KHR_portability_subset, which the spec requires wherever it
+// is offered, and VK_NV_cooperative_matrix when `cooperative_matrix` (the tuning asks for it).
+std::vector<const char*> device_extensions(const DeviceInfo& device, bool cooperative_matrix = false);
 
 // Picks a device: `selector` (index or case-insensitive name substring) if given, else VKFORMER_DEVICE,
 // else the best type (discrete > integrated > virtual > CPU). Throws Error if nothing matches.

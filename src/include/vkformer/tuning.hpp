@@ -36,9 +36,29 @@ struct Tuning {
   // A sublayer's residual add and LayerNorm run in its output projection's epilogue (the matmul *_norm
   // shaders) rather than as a layer_norm dispatch after it.
   bool fuse_norm = true;
+  // Matmul on tensor cores (VK_NV_cooperative_matrix, matmul_coopmat.comp) for f16 B stored [N, K], one
+  // batch, M > gemv_max_m; A is rounded to f16. A workgroup of coopmat_subgroups x coopmat_subgroups
+  // subgroups, each computing coopmat_tiles x coopmat_tiles tiles of the device's 16x16x16 shape, over
+  // k slices of coopmat_k_tiles tiles staged in shared memory. Taken only by entries that ask for it:
+  // automatically on devices in cooperative_matrix_verified() alone, by name (--tuning) elsewhere.
+  bool cooperative_matrix = false;
+  uint32_t coopmat_subgroups = 2, coopmat_tiles = 4, coopmat_k_tiles = 2;
 };
 
 const std::vector<Tuning>& tuning_table();
+
+// A device and driver on which the conformance suite passed under a cooperative-matrix tuning: the
+// vendor's tuning is then that one by default.
+struct VerifiedDevice {
+  uint32_t vendor_id = 0, device_id = 0;
+  std::string_view driver_info;  // DeviceInfo::driver_info, exactly ("580.159.04" on NVIDIA)
+  std::string_view tuning;       // the entry that passed
+  std::string_view report;       // the run that showed it (docs/gpu-check/...)
+};
+const std::vector<VerifiedDevice>& cooperative_matrix_verified();
+
+// The shared memory matmul_coopmat.comp declares under `tuning` with the device's `shape`.
+uint64_t coopmat_shared_bytes(const Tuning& tuning, const CooperativeMatrixShape& shape);
 
 // Descriptors each model kernel binds (its op in src/ops/ sets them); Context::kernel checks every
 // pipeline against this table (unlisted shaders may bind no more than the most here), so the limits
@@ -51,7 +71,8 @@ struct KernelBindings {
 const std::vector<KernelBindings>& kernel_bindings();
 
 // One line per device limit that `tuning`'s kernels exceed (workgroup size and invocations, shared
-// memory, descriptors per stage), naming the kernel and the limit; empty when it fits.
+// memory, descriptors per stage; cooperative matrices where the tuning uses them), naming the kernel
+// and the limit; empty when it fits.
 std::vector<std::string> tuning_misfits(const Tuning& tuning, const DeviceInfo& device);
 
 struct TuningChoice {

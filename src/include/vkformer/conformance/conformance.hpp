@@ -27,6 +27,9 @@ struct Result {
   std::string shape;
   Comparison comparison;
   bool passed = false;
+  // The case does not apply here (a kernel this device or tuning does not run): neither passed nor
+  // failed, and `note` says why.
+  bool skipped = false;
   double milliseconds = 0;  // device time of the dispatch(es), when timestamps exist
   std::string note;
 };

@@ -23,7 +23,8 @@ struct MatmulNorm {
 };
 
 // Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
-enum class MatmulKernel { automatic, gemv, blocked };
+// cooperative: tensor cores (ops/matmul_coopmat.hpp), under a tuning that uses them.
+enum class MatmulKernel { automatic, gemv, blocked, cooperative };
 
 struct MatmulShape {
   uint32_t M = 1, N = 1, K = 1;
@@ -44,10 +45,11 @@ struct MatmulShape {
   MatmulKernel kernel = MatmulKernel::automatic;
 };
 
-// Which shader runs a shape: `gemv` for M <= the tuning's gemv_max_m with B [N, K], else the tuning's
-// tiled or register kernel ("blocked"); shape.kernel can force either (gemv needs B [N, K]). With a
-// norm, that shader's `_norm` build.
-std::string_view matmul_variant(const Context& context, const MatmulShape& shape);
+// Which shader runs a shape: `gemv` for M <= the tuning's gemv_max_m with B [N, K], else matmul_coopmat
+// where the tuning uses cooperative matrices and B (`b_element`) is one f16 [N, K] matrix without a norm,
+// else the tuning's tiled or register kernel ("blocked"); shape.kernel can force one (gemv needs B [N, K],
+// cooperative what matmul_coopmat needs: an Error says why not). With a norm, that shader's `_norm` build.
+std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element = Element::f32);
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
                    std::string_view label = "matmul");
