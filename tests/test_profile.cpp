@@ -155,57 +155,83 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
 }
 
 // A post-norm Marian model and a pre-norm CTranslate2 model with a position table (position lookups: the
-// most dispatch kinds). The tests' tuning fuses the residual adds and norms into the output projections
-// (out proj, ffn2): the first layer's pre-norm comes with the embedding, the final norm with the last ffn2.
+// most dispatch kinds), under a tuning that fuses the residual adds and norms into the output projections
+// (nvidia: out proj and ffn2 do them, the first layer's pre-norm comes with the embedding, the final norm
+// with the last ffn2) and one that does not (generic: separate layer_norm dispatches). The residual add of
+// a pre-norm model is in the matmul either way.
 TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder, and the chart gives each its colour",
           "[profile]") {
   struct Case {
-    std::string model;
+    std::string tuning, model;
     std::vector<std::string> encoder_layer, decoder_layer;
     size_t kinds;
   };
-  const std::vector<std::string> encoder_layer{"qkv", "self attention", "self out proj", "ffn1", "ffn2"};
-  const std::vector<std::string> decoder_layer{"qkv",           "cached self attention", "self out proj", "cross q",
+  const std::vector<std::string> fused_encoder{"qkv", "self attention", "self out proj", "ffn1", "ffn2"};
+  const std::vector<std::string> fused_decoder{"qkv",           "cached self attention", "self out proj", "cross q",
                                                "cross attention", "cross out proj",        "ffn1",          "ffn2"};
   const std::vector<Case> cases{
-      {.model = "tiny_swish_shared", .encoder_layer = encoder_layer, .decoder_layer = decoder_layer, .kinds = 13},
-      {.model = "ctranslate2/pre_swish_stored_positions", .encoder_layer = encoder_layer,
-       .decoder_layer = decoder_layer, .kinds = 16},
+      {.tuning = "nvidia", .model = "tiny_swish_shared", .encoder_layer = fused_encoder,
+       .decoder_layer = fused_decoder, .kinds = 13},
+      {.tuning = "nvidia", .model = "ctranslate2/pre_swish_stored_positions", .encoder_layer = fused_encoder,
+       .decoder_layer = fused_decoder, .kinds = 16},
+      {.tuning = "generic", .model = "tiny_swish_shared",
+       .encoder_layer = {"qkv", "self attention", "self out proj", "self norm", "ffn1", "ffn2", "ffn norm"},
+       .decoder_layer = {"qkv", "cached self attention", "self out proj", "self norm", "cross q", "cross attention",
+                         "cross out proj", "cross norm", "ffn1", "ffn2", "ffn norm"},
+       .kinds = 16},
+      {.tuning = "generic", .model = "ctranslate2/pre_swish_stored_positions",
+       .encoder_layer = {"self pre-norm", "qkv", "self attention", "self out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .decoder_layer = {"self pre-norm", "qkv", "cached self attention", "self out proj", "cross pre-norm",
+                         "cross q", "cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .kinds = 19},
   };
-  REQUIRE(testing::context_for().tuning().fuse_norm);
-  Context& context = testing::context_for();
-  for (const auto& c : cases) {
-    INFO("model " << c.model);
-    Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + c.model, true);
-    Profiler profiler(true);
-    translator.set_observer(&profiler);
-    const auto source = translator.encode(c.model.starts_with("ctranslate2") ? "s4 s11 s6 s14" : "Hello world");
-    translator.translate({source, source}, {.beam = 2, .max_length = 8});
+  std::map<std::string, std::vector<Translation>> outputs;  // per model, under the first tuning
+  for (const std::string tuning : {"nvidia", "generic"}) {
+    // One context at a time (see test_conformance).
+    Context context(ContextOptions{.tuning = tuning, .validation = true});
+    REQUIRE(context.tuning().fuse_norm == (tuning == "nvidia"));
+    for (const auto& c : cases) {
+      if (c.tuning != tuning) continue;
+      INFO("tuning " << tuning << " model " << c.model);
+      Engine translator(context, std::string(VKFORMER_TEST_DATA) + "/" + c.model, true);
+      Profiler profiler(true);
+      translator.set_observer(&profiler);
+      const auto source = translator.encode(c.model.starts_with("ctranslate2") ? "s4 s11 s6 s14" : "Hello world");
+      const auto translated = translator.translate({source, source}, {.beam = 2, .max_length = 8});
+      // Fused or not, the same translation (the tokens; scores within rounding).
+      const auto [first, inserted] = outputs.try_emplace(c.model, translated);
+      if (!inserted) {
+        for (size_t i = 0; i < translated.size(); ++i) {
+          CHECK(translated[i].hypotheses.at(0).ids == first->second[i].hypotheses.at(0).ids);
+          CHECK(std::abs(*translated[i].hypotheses[0].score - *first->second[i].hypotheses[0].score) < 1e-4);
+        }
+      }
 
-    // Layer indices are in the layer names, not in the kinds.
-    const auto kinds = all_kinds(profiler);
-    for (const auto& kind : kinds) CHECK_FALSE(std::regex_search(kind, std::regex("L[0-9]")));
-    CHECK(kinds.size() == c.kinds);
-    CHECK(kinds_of(profiler, "encoder L0") == c.encoder_layer);
-    CHECK(kinds_of(profiler, "encoder L1") == c.encoder_layer);
-    CHECK(kinds_of(profiler, "decoder L0") == c.decoder_layer);
-    // The encoder's layers do what the decoder's self-attention and ffn do, under the same names, except the
-    // attention itself: the encoder's attends over a whole sentence (the cross-attention kernel), the decoder's
-    // over its cache (another kernel).
-    for (const auto& kind : c.encoder_layer) {
-      if (kind == "self attention") continue;
-      CHECK(std::find(c.decoder_layer.begin(), c.decoder_layer.end(), kind) != c.decoder_layer.end());
+      // Layer indices are in the layer names, not in the kinds.
+      const auto kinds = all_kinds(profiler);
+      for (const auto& kind : kinds) CHECK_FALSE(std::regex_search(kind, std::regex("L[0-9]")));
+      CHECK(kinds.size() == c.kinds);
+      CHECK(kinds_of(profiler, "encoder L0") == c.encoder_layer);
+      CHECK(kinds_of(profiler, "encoder L1") == c.encoder_layer);
+      CHECK(kinds_of(profiler, "decoder L0") == c.decoder_layer);
+      // The encoder's layers do what the decoder's self-attention and ffn do, under the same names, except the
+      // attention itself: the encoder's attends over a whole sentence (the cross-attention kernel), the decoder's
+      // over its cache (another kernel).
+      for (const auto& kind : c.encoder_layer) {
+        if (kind == "self attention") continue;
+        CHECK(std::find(c.decoder_layer.begin(), c.decoder_layer.end(), kind) != c.decoder_layer.end());
+      }
+      CHECK(std::count(c.decoder_layer.begin(), c.decoder_layer.end(), "self attention") == 0);
+      CHECK(kinds.count("top-k"));
+      CHECK(!kinds.count("argmax"));
+
+      check_chart(profiler.svg_chart({.device = context.info().name, .model = c.model, .beam = 2, .batch_size = 32,
+                                      .sentences = 2, .wall_ms = 1.5}),
+                  profiler, {.device = context.info().name, .model = c.model, .beam = 2, .batch_size = 32,
+                             .sentences = 2, .wall_ms = 1.5});
     }
-    CHECK(std::count(c.decoder_layer.begin(), c.decoder_layer.end(), "self attention") == 0);
-    CHECK(kinds.count("top-k"));
-    CHECK(!kinds.count("argmax"));
-
-    check_chart(profiler.svg_chart({.device = context.info().name, .model = c.model, .beam = 2, .batch_size = 32,
-                                    .sentences = 2, .wall_ms = 1.5}),
-                profiler, {.device = context.info().name, .model = c.model, .beam = 2, .batch_size = 32,
-                           .sentences = 2, .wall_ms = 1.5});
+    testing::require_no_validation_messages(context);
   }
-  testing::require_no_validation_messages(context);
 }
 
 TEST_CASE("profile: chart colours are distinct for any number of kinds and do not depend on it", "[profile]") {

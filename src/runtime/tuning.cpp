@@ -39,9 +39,11 @@ const std::vector<Tuning>& tuning_table() {
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
       // 16 x 32 is no faster and takes LLVM 20 s instead of 7 to compile (docs/BENCHMARKS.md).
+      // Separate layer_norm dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that
+      // had none) cost as much as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
        .matmul_tn = 16, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
-       .reduce_wg = 8},
+       .reduce_wg = 8, .fuse_norm = false},
   };
   return table;
 }
