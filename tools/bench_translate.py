@@ -62,6 +62,21 @@ def generated_length(ids, eos):
     return ids.index(eos) + 1 if eos in ids else len(ids)
 
 
+def openblas_core():
+    """The OpenBLAS core this process runs, or None without OpenBLAS. OpenBLAS 0.3.21 does not know some
+    AVX-512 Xeons and falls back to its slowest kernels ("Prescott"): run with OPENBLAS_CORETYPE=SkylakeX."""
+    import ctypes
+
+    paths = {line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.split()[-1]}
+    for path in sorted(paths):
+        library = ctypes.CDLL(path)
+        if hasattr(library, "openblas_get_corename"):
+            library.openblas_get_corename.restype = ctypes.c_char_p
+            library.openblas_get_config.restype = ctypes.c_char_p
+            return f"{library.openblas_get_corename().decode()} ({library.openblas_get_config().decode()})"
+    return None
+
+
 def torch_worker(args, max_length):
     """Runs in a subprocess with the thread environment set; prints one JSON object."""
     import torch
@@ -70,6 +85,9 @@ def torch_worker(args, max_length):
     import transformers
 
     torch.set_num_threads(args.torch_worker)
+    if args.torch_device == "cpu":
+        torch.zeros(2, 2) @ torch.zeros(2, 2)  # loads the BLAS
+        print(f"  OpenBLAS core: {openblas_core()}", file=sys.stderr, flush=True)
     device, dtype = args.torch_device, getattr(torch, args.torch_dtypes[0])
     tokenizer = MarianTokenizer.from_pretrained(args.model)
     dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
