@@ -42,7 +42,7 @@ const std::vector<Tuning>& tuning_table() {
 const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
       {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"layer_norm", 6, 4},
-      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
+      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 5}, {"attention_wg", 7, 5}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
   };
   return table;
