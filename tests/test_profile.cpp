@@ -156,7 +156,8 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
 
 // A post-norm Marian model (residual and norm in one kernel) and a pre-norm CTranslate2 model with a
 // position table (separate pre-norms and position lookups: the most dispatch kinds; the residual adds are
-// in the out proj and ffn2 matmuls).
+// in the out proj and ffn2 matmuls). Their decoder steps of 4 rows project q, k, v in the attention kernels
+// under every tuning (Tuning::attention_projection_rows); an int8 model's take the qkv and cross q matmuls.
 TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder, and the chart gives each its colour",
           "[profile]") {
   struct Case {
@@ -167,10 +168,15 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
   const std::vector<Case> cases{
       {.model = "tiny_swish_shared",
        .encoder_layer = {"qkv", "self attention", "self out proj", "self norm", "ffn1", "ffn2", "ffn norm"},
-       .decoder_layer = {"qkv", "cached self attention", "self out proj", "self norm", "cross q", "cross attention",
+       .decoder_layer = {"qkv + cached self attention", "self out proj", "self norm", "cross q + cross attention",
                          "cross out proj", "cross norm", "ffn1", "ffn2", "ffn norm"},
-       .kinds = 16},
+       .kinds = 15},
       {.model = "ctranslate2/pre_swish_stored_positions",
+       .encoder_layer = {"self pre-norm", "qkv", "self attention", "self out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .decoder_layer = {"self pre-norm", "qkv + cached self attention", "self out proj", "cross pre-norm",
+                         "cross q + cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .kinds = 18},
+      {.model = "ctranslate2/pre_swish_int8_separate",
        .encoder_layer = {"self pre-norm", "qkv", "self attention", "self out proj", "ffn pre-norm", "ffn1", "ffn2"},
        .decoder_layer = {"self pre-norm", "qkv", "cached self attention", "self out proj", "cross pre-norm",
                          "cross q", "cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
@@ -192,11 +198,18 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
     CHECK(kinds_of(profiler, "encoder L0") == c.encoder_layer);
     CHECK(kinds_of(profiler, "encoder L1") == c.encoder_layer);
     CHECK(kinds_of(profiler, "decoder L0") == c.decoder_layer);
+    // Each kind once per decoder layer: the dispatches per layer.
+    for (const auto& submit : profiler.submits()) {
+      for (const auto& layer : submit.layers) {
+        if (layer.name == "decoder L0") CHECK(layer.dispatches.size() == c.decoder_layer.size());
+      }
+    }
     // The encoder's layers do what the decoder's self-attention and ffn do, under the same names, except the
     // attention itself: the encoder's attends over a whole sentence (the cross-attention kernel), the decoder's
-    // over its cache (another kernel).
+    // over its cache (another kernel), and computes its q, k, v itself where it projects them.
+    const bool projects = std::find(c.decoder_layer.begin(), c.decoder_layer.end(), "qkv") == c.decoder_layer.end();
     for (const auto& kind : c.encoder_layer) {
-      if (kind == "self attention") continue;
+      if (kind == "self attention" || (kind == "qkv" && projects)) continue;
       CHECK(std::find(c.decoder_layer.begin(), c.decoder_layer.end(), kind) != c.decoder_layer.end());
     }
     CHECK(std::count(c.decoder_layer.begin(), c.decoder_layer.end(), "self attention") == 0);

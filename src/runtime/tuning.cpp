@@ -9,32 +9,37 @@
 namespace vkformer {
 
 const std::vector<Tuning>& tuning_table() {
+  constexpr uint32_t kAnyRows = UINT32_MAX;
   // Workgroup sizes are multiples of 64, so they fill whole subgroups of 8, 16, 32 and 64 lanes alike.
+  // GPUs project in the attention at any number of rows (two dispatches fewer per decoder layer, and q, k,
+  // v never go through memory): not measured on a GPU yet.
   static const std::vector<Tuning> table{
       // Portable middle ground for unknown GPUs.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64},
+       .reduce_wg = 128, .attention_wg = 64, .attention_projection_rows = kAnyRows},
       // Measured on an H200 (docs/BENCHMARKS.md): 64 x 64 blocks of 4 x 4 ran 4096^3 at 28 TFLOP/s, 128 x 128
       // blocks of 8 x 8 at 2.3. gemv: 32 rows per workgroup read a vocabulary-sized B once for a batch-32
       // step, halved while there are fewer than 264 workgroups (2 per multiprocessor).
       {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
        .gemv_min_groups = 264,
-       .reduce_wg = 256, .attention_wg = 64},
+       .reduce_wg = 256, .attention_wg = 64, .attention_projection_rows = kAnyRows},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 256, .attention_wg = 64},
+       .reduce_wg = 256, .attention_wg = 64, .attention_projection_rows = kAnyRows},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64},
+       .reduce_wg = 128, .attention_wg = 64, .attention_projection_rows = kAnyRows},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
       // 16 x 32 is no faster and takes LLVM 20 s instead of 7 to compile (docs/BENCHMARKS.md).
+      // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
+      // 512, where the matmul reads each weight texel once for a block of rows (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
        .matmul_tn = 16, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
-       .reduce_wg = 8},
+       .reduce_wg = 8, .attention_projection_rows = 4},
   };
   return table;
 }

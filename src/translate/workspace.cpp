@@ -248,6 +248,11 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   const uint32_t d = c.d_model, heads = c.decoder_heads, hd = d / heads;
   const float scale = 1.0f / std::sqrt(float(hd));
   const View y{&dec_y_, 0}, ctx{&dec_ctx_, 0}, tmp{&dec_tmp_, 0};
+  // Whether the attention computes its query (and key, value) with `w` itself: as the tuning says, where
+  // it can read the weights.
+  const auto fuses = [&](const Linear& w) {
+    return rows <= context_.tuning().attention_projection_rows && attention_projects(w.weight, w.bias);
+  };
   {
     Sequence& s = add_sequence(plan, "decoder embed");
     record_state_upload(s);
@@ -259,24 +264,43 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   for (uint32_t l = 0; l < c.decoder_layers; ++l) {
     const auto& w = weights_.decoder[l];
     Sequence& s = add_sequence(plan, fmt::format("decoder L{}", l));
-    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.self_norm, rows, "self pre-norm"), w.qkv, {&dec_qkv_, 0},
-           rows, "qkv");
-    record_attention(s, context_,
-                     {.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
-                      .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
-                      .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
-                      .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
-                     "cached self attention");
+    AttentionArgs self{.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
+                       .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale};
+    if (fuses(w.qkv)) {
+      // The attention reads its input while it writes ctx: a pre-norm goes to the qkv buffer, unused here.
+      self.q = pre_norm(s, context_, c, y, {&dec_qkv_, 0}, w.self_norm, rows, "self pre-norm");
+      self.q_stride = d;
+      self.weight = w.qkv.weight;
+      self.bias = w.qkv.bias;
+      record_attention(s, context_, self, "qkv + cached self attention");
+    } else {
+      linear(s, context_, pre_norm(s, context_, c, y, ctx, w.self_norm, rows, "self pre-norm"), w.qkv,
+             {&dec_qkv_, 0}, rows, "qkv");
+      self.q = {&dec_qkv_, 0};
+      self.q_stride = 3 * d;
+      self.kv = {&dec_qkv_, d};
+      self.kv_stride = 3 * d;
+      record_attention(s, context_, self, "cached self attention");
+    }
     project_residual(s, context_, c, ctx, w.self_out, tmp, y, w.self_norm, rows, "self out proj", "self");
-    linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
-           {&dec_q_, 0}, rows, "cross q");
-    record_attention(s, context_,
-                     {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
-                      .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
-                      .sentence_offset = sentence_offset(), .length_offset = length_offset(),
-                      .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
-                      .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
-                     "cross attention");
+    AttentionArgs cross{.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                        .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
+                        .sentence_offset = sentence_offset(), .length_offset = length_offset(),
+                        .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
+                        .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}};
+    if (fuses(w.cross_q)) {
+      // As above, a pre-norm goes to the cross q buffer.
+      cross.q = pre_norm(s, context_, c, y, {&dec_q_, 0}, w.cross_norm, rows, "cross pre-norm");
+      cross.weight = w.cross_q.weight;
+      cross.bias = w.cross_q.bias;
+      record_attention(s, context_, cross, "cross q + cross attention");
+    } else {
+      linear(s, context_, pre_norm(s, context_, c, y, ctx, w.cross_norm, rows, "cross pre-norm"), w.cross_q,
+             {&dec_q_, 0}, rows, "cross q");
+      cross.q = {&dec_q_, 0};
+      record_attention(s, context_, cross, "cross attention");
+    }
     project_residual(s, context_, c, ctx, w.cross_out, tmp, y, w.cross_norm, rows, "cross out proj", "cross");
     linear(s, context_, pre_norm(s, context_, c, y, ctx, w.ffn_norm, rows, "ffn pre-norm"), w.fc1, {&dec_ffn_, 0},
            rows, "ffn1", c.activation);
