@@ -13,13 +13,20 @@
 // (gathered as vectors on CPU drivers); the cache's view only ever reads slots of earlier dispatches.
 // With SCORES (cross only), each key's scaled score q.k is also written to `scores`, [rows, heads,
 // source_capacity]: the host turns them into attention weights for alignments and heat maps.
+// With PROJECT, the q binding holds the layer input rows x and each invocation computes its head's query
+// itself from the projection `weight` (an nn.Linear [N, d_model], f32 or f16, read only through its texel
+// view) and `bias`, so the query matmul is not a dispatch of its own. Self: N = 3 * d_model (q, k, v rows),
+// the step's key and value are computed too and written to the cache slot (kv is unbound), and the step's
+// own key is attended first, from registers.
 #extension GL_EXT_control_flow_attributes : enable
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool CROSS = false;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(constant_id = 3) const bool VEC4 = true;  // HEAD_DIM, strides and offsets are multiples of 4
 layout(constant_id = 4) const bool SCORES = false;
+layout(constant_id = 5) const bool PROJECT = false;
 const uint V4 = VEC4 ? HEAD_DIM / 4 : 1;
+const uint PADDED = HEAD_DIM / 4 + 1;  // vec4s that hold HEAD_DIM values, padded with zeros
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(binding = 1) uniform textureBuffer q4;
@@ -31,6 +38,8 @@ layout(std430, binding = 6) readonly buffer State { uint state[]; };
 layout(std430, binding = 7) writeonly buffer Out { float result[]; };
 layout(std430, binding = 8) writeonly buffer Out4 { vec4 result4[]; };
 layout(std430, binding = 9) writeonly buffer Scores { float scores[]; };
+layout(binding = 10) uniform textureBuffer weight4;  // PROJECT: f32 or f16 elements, 4 to a texel
+layout(binding = 11) uniform textureBuffer bias4;
 
 layout(push_constant) uniform Push {
   uint rows, heads, d_model;
@@ -46,6 +55,7 @@ layout(push_constant) uniform Push {
   uint out_offset, out_stride;
   float scale;
   uint scores_offset;             // SCORES: key t of (row, head) at scores_offset + (row * heads + head) * source_capacity + t
+  uint weight_offset, bias_offset;  // PROJECT: weight row n at weight_offset + n * d_model
 } p;
 
 vec4 kv_vec4(uint base, uint i, bool in_cache) {
@@ -54,15 +64,50 @@ vec4 kv_vec4(uint base, uint i, bool in_cache) {
 
 float kv_scalar(uint index, bool in_cache) { return in_cache ? cache[index] : kv[index]; }
 
+// PROJECT: weight rows part * d_model + head * HEAD_DIM + i (part 0: q, 1: k, 2: v) times the row of x at
+// x_base, plus the bias. Each x texel is loaded once for all HEAD_DIM rows.
+void project(uint part, uint head, uint x_base, out vec4 result[PADDED]) {
+  const uint first = part * p.d_model + head * HEAD_DIM;
+  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) result[i] = vec4(0.0);
+  if (VEC4) {
+    const uint w_base = (p.weight_offset + first * p.d_model) / 4u;
+    for (uint u = 0; u < p.d_model / 4u; ++u) {
+      const vec4 x = texelFetch(q4, int(x_base / 4u + u));
+      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+        result[i / 4][i % 4] += dot(texelFetch(weight4, int(w_base + i * (p.d_model / 4u) + u)), x);
+      }
+    }
+  } else {
+    const uint w_base = p.weight_offset + first * p.d_model;
+    for (uint k = 0; k < p.d_model; ++k) {
+      const float x = q[x_base + k];
+      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+        const uint at = w_base + i * p.d_model + k;
+        result[i / 4][i % 4] += texelFetch(weight4, int(at / 4u))[at % 4u] * x;
+      }
+    }
+  }
+  [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+    const uint at = p.bias_offset + first + i;
+    result[i / 4][i % 4] += texelFetch(bias4, int(at / 4u))[at % 4u];
+  }
+}
+
 void main() {
   const uint id = gl_GlobalInvocationID.x;
   if (id >= p.rows * p.heads) return;
-  const uint row = id / p.heads, head = id % p.heads;
+  // PROJECT: consecutive invocations take consecutive rows of one head, so the lanes of a CPU driver's
+  // vector fetch the same weight texel.
+  const uint row = PROJECT ? id % p.rows : id / p.heads, head = PROJECT ? id / p.rows : id % p.heads;
 
-  vec4 qv[HEAD_DIM / 4 + 1];  // HEAD_DIM values, padded with zeros
+  vec4 qv[PADDED];
   [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) qv[i] = vec4(0.0);
   const uint q_base = p.q_offset + row * p.q_stride + head * HEAD_DIM;
-  if (VEC4) {
+  const uint x_base = p.q_offset + row * p.q_stride;  // PROJECT
+  if (PROJECT) {
+    project(0, head, x_base, qv);
+    [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) qv[i] *= p.scale;
+  } else if (VEC4) {
     [[unroll]] for (uint i = 0; i < V4; ++i) qv[i] = texelFetch(q4, int(q_base / 4u + i)) * p.scale;
   } else {
     [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) qv[i / 4][i % 4] = q[q_base + i] * p.scale;
@@ -72,6 +117,9 @@ void main() {
   uint step = 0;
   uint sentence = 0;
   const uint new_kv = p.kv_offset + row * p.kv_stride + head * HEAD_DIM;  // self: this step's k
+  float running_max = -1.0e30, total = 0.0;
+  vec4 acc[PADDED];
+  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) acc[i] = vec4(0.0);
   if (CROSS) {
     sentence = p.rows_per_sentence != 0u ? row / p.rows_per_sentence : state[p.sentence_offset + row];
     keys = state[p.length_offset + sentence];
@@ -79,21 +127,33 @@ void main() {
     step = state[p.step_index];
     keys = step + 1;
     const uint to = (row * p.capacity + step) * 2u * p.d_model + head * HEAD_DIM;
-    [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
-      cache[to + i] = kv[new_kv + i];
-      cache[to + p.d_model + i] = kv[new_kv + p.d_model + i];
+    if (PROJECT) {
+      // The online softmax from the step's own key: running max its score, total weight 1, acc its value.
+      vec4 k[PADDED];
+      project(1, head, x_base, k);
+      float score = 0.0;
+      [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) score += dot(qv[i], k[i]);
+      running_max = score;
+      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) cache[to + i] = k[i / 4][i % 4];
+      project(2, head, x_base, acc);
+      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) cache[to + p.d_model + i] = acc[i / 4][i % 4];
+      total = 1.0;
+    } else {
+      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+        cache[to + i] = kv[new_kv + i];
+        cache[to + p.d_model + i] = kv[new_kv + p.d_model + i];
+      }
     }
   }
 
-  float running_max = -1.0e30, total = 0.0;
-  vec4 acc[HEAD_DIM / 4 + 1];
-  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) acc[i] = vec4(0.0);
-  for (uint t = 0; t < keys; ++t) {
+  // PROJECT (self) has attended the step's own key: the loop reads the cache's.
+  const uint loop_keys = PROJECT && !CROSS ? step : keys;
+  for (uint t = 0; t < loop_keys; ++t) {
     uint k_base;
     bool in_cache = false;  // this step's own key is read from kv: the cache's view may not see it yet
     if (CROSS) {
       k_base = p.kv_offset + (sentence * p.source_capacity + t) * p.kv_stride + head * HEAD_DIM;
-    } else if (t == step) {
+    } else if (!PROJECT && t == step) {
       k_base = new_kv;
     } else {
       const uint slot_row = state[p.trace_offset + row * p.capacity + t];
@@ -106,7 +166,7 @@ void main() {
     } else {
       [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) score += qv[i / 4][i % 4] * kv_scalar(k_base + i, in_cache);
     }
-    if (SCORES) scores[p.scores_offset + id * p.source_capacity + t] = score;
+    if (SCORES) scores[p.scores_offset + (row * p.heads + head) * p.source_capacity + t] = score;
     const float new_max = max(running_max, score);
     const float correction = exp(running_max - new_max);
     const float weight = exp(score - new_max);

@@ -154,11 +154,13 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
   testing::require_no_validation_messages(context);
 }
 
-// A post-norm Marian model and a pre-norm CTranslate2 model with a position table (position lookups: the
-// most dispatch kinds), under a tuning that fuses the residual adds and norms into the output projections
-// (nvidia: out proj and ffn2 do them, the first layer's pre-norm comes with the embedding, the final norm
-// with the last ffn2) and one that does not (generic: separate layer_norm dispatches). The residual add of
-// a pre-norm model is in the matmul either way.
+// A post-norm Marian model, a pre-norm CTranslate2 model with a position table (position lookups: the most
+// dispatch kinds) and an int8 one, under a tuning that fuses the residual adds and norms into the output
+// projections (nvidia: out proj and ffn2 do them, the first layer's pre-norm comes with the embedding, the
+// final norm with the last ffn2) and one that does not (generic: separate layer_norm dispatches). The
+// residual add of a pre-norm model is in the matmul either way. Decoder steps of 4 rows project q, k, v
+// in the attention kernels under both (Tuning::attention_projection_rows); the int8 model's take the qkv
+// and cross q matmuls. Under nvidia a decoder layer is 6 dispatches, an encoder layer 5.
 TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder, and the chart gives each its colour",
           "[profile]") {
   struct Case {
@@ -167,19 +169,28 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
     size_t kinds;
   };
   const std::vector<std::string> fused_encoder{"qkv", "self attention", "self out proj", "ffn1", "ffn2"};
-  const std::vector<std::string> fused_decoder{"qkv",           "cached self attention", "self out proj", "cross q",
-                                               "cross attention", "cross out proj",        "ffn1",          "ffn2"};
+  const std::vector<std::string> fused_decoder{"qkv + cached self attention", "self out proj",
+                                               "cross q + cross attention", "cross out proj", "ffn1", "ffn2"};
   const std::vector<Case> cases{
       {.tuning = "nvidia", .model = "tiny_swish_shared", .encoder_layer = fused_encoder,
-       .decoder_layer = fused_decoder, .kinds = 13},
+       .decoder_layer = fused_decoder, .kinds = 12},
       {.tuning = "nvidia", .model = "ctranslate2/pre_swish_stored_positions", .encoder_layer = fused_encoder,
-       .decoder_layer = fused_decoder, .kinds = 16},
+       .decoder_layer = fused_decoder, .kinds = 15},
+      {.tuning = "nvidia", .model = "ctranslate2/pre_swish_int8_separate", .encoder_layer = fused_encoder,
+       .decoder_layer = {"qkv", "cached self attention", "self out proj", "cross q", "cross attention",
+                         "cross out proj", "ffn1", "ffn2"},
+       .kinds = 16},
       {.tuning = "generic", .model = "tiny_swish_shared",
        .encoder_layer = {"qkv", "self attention", "self out proj", "self norm", "ffn1", "ffn2", "ffn norm"},
-       .decoder_layer = {"qkv", "cached self attention", "self out proj", "self norm", "cross q", "cross attention",
+       .decoder_layer = {"qkv + cached self attention", "self out proj", "self norm", "cross q + cross attention",
                          "cross out proj", "cross norm", "ffn1", "ffn2", "ffn norm"},
-       .kinds = 16},
+       .kinds = 15},
       {.tuning = "generic", .model = "ctranslate2/pre_swish_stored_positions",
+       .encoder_layer = {"self pre-norm", "qkv", "self attention", "self out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .decoder_layer = {"self pre-norm", "qkv + cached self attention", "self out proj", "cross pre-norm",
+                         "cross q + cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
+       .kinds = 18},
+      {.tuning = "generic", .model = "ctranslate2/pre_swish_int8_separate",
        .encoder_layer = {"self pre-norm", "qkv", "self attention", "self out proj", "ffn pre-norm", "ffn1", "ffn2"},
        .decoder_layer = {"self pre-norm", "qkv", "cached self attention", "self out proj", "cross pre-norm",
                          "cross q", "cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
@@ -214,11 +225,19 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
       CHECK(kinds_of(profiler, "encoder L0") == c.encoder_layer);
       CHECK(kinds_of(profiler, "encoder L1") == c.encoder_layer);
       CHECK(kinds_of(profiler, "decoder L0") == c.decoder_layer);
+      // Each kind once per layer: the dispatches per layer.
+      for (const auto& submit : profiler.submits()) {
+        for (const auto& layer : submit.layers) {
+          if (layer.name == "encoder L0") CHECK(layer.dispatches.size() == c.encoder_layer.size());
+          if (layer.name == "decoder L0") CHECK(layer.dispatches.size() == c.decoder_layer.size());
+        }
+      }
       // The encoder's layers do what the decoder's self-attention and ffn do, under the same names, except the
-      // attention itself: the encoder's attends over a whole sentence (the cross-attention kernel), the decoder's
-      // over its cache (another kernel).
+      // attention itself: the encoder's attends over a whole sentence, the decoder's over its cache (another
+      // kernel), and computes its q, k, v itself where it projects them.
+      const bool projects = std::find(c.decoder_layer.begin(), c.decoder_layer.end(), "qkv") == c.decoder_layer.end();
       for (const auto& kind : c.encoder_layer) {
-        if (kind == "self attention") continue;
+        if (kind == "self attention" || (kind == "qkv" && projects)) continue;
         CHECK(std::find(c.decoder_layer.begin(), c.decoder_layer.end(), kind) != c.decoder_layer.end());
       }
       CHECK(std::count(c.decoder_layer.begin(), c.decoder_layer.end(), "self attention") == 0);

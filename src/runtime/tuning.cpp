@@ -9,41 +9,47 @@
 namespace vkformer {
 
 const std::vector<Tuning>& tuning_table() {
+  constexpr uint32_t kAnyRows = UINT32_MAX;
   // Workgroup sizes are multiples of 64, so they fill whole subgroups of 8, 16, 32 and 64 lanes alike.
+  // GPUs project in the attention at any number of rows (two dispatches fewer per decoder layer, and q, k,
+  // v never go through memory): not measured on a GPU yet.
   static const std::vector<Tuning> table{
       // Portable middle ground for unknown GPUs. Separate layer_norm dispatches: the fused matmuls bind 8
       // storage buffers, one more than the other kernels need.
       {.name = "generic", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64, .encoder_queries = 64, .fuse_norm = false},
+       .reduce_wg = 128, .attention_wg = 64, .attention_projection_rows = kAnyRows, .encoder_queries = 64,
+       .fuse_norm = false},
       // Measured on an H200 (docs/BENCHMARKS.md): 64 x 64 blocks of 4 x 4 ran 4096^3 at 28 TFLOP/s, 128 x 128
       // blocks of 8 x 8 at 2.3. gemv: 32 rows per workgroup read a vocabulary-sized B once for a batch-32
       // step, halved while there are fewer than 264 workgroups (2 per multiprocessor).
       {.name = "nvidia", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
        .gemv_min_groups = 264,
-       .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
+       .reduce_wg = 256, .attention_wg = 64, .attention_projection_rows = kAnyRows, .encoder_queries = 64},
       // nvidia with f16-weight matmuls of more than gemv_max_m rows on tensor cores: opt-in until its
       // conformance run on a GPU is recorded in cooperative_matrix_verified().
       {.name = "nvidia-coopmat", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 128, .gemv_k_split = 32, .gemv_rows = 32, .gemv_max_m = 64,
-       .gemv_min_groups = 264, .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64,
-       .cooperative_matrix = true},
+       .gemv_min_groups = 264, .reduce_wg = 256, .attention_wg = 64, .attention_projection_rows = kAnyRows,
+       .encoder_queries = 64, .cooperative_matrix = true},
       {.name = "amd", .matmul_tiled = true, .matmul_wg_x = 16, .matmul_wg_y = 16, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 64, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 256, .attention_wg = 64, .encoder_queries = 64},
+       .reduce_wg = 256, .attention_wg = 64, .attention_projection_rows = kAnyRows, .encoder_queries = 64},
       {.name = "intel", .matmul_tiled = true, .matmul_wg_x = 8, .matmul_wg_y = 8, .matmul_tm = 4,
        .matmul_tn = 4, .matmul_tile_k = 8, .gemv_wg = 64, .gemv_k_split = 16, .gemv_rows = 16, .gemv_max_m = 64,
-       .reduce_wg = 128, .attention_wg = 64, .encoder_queries = 64},
+       .reduce_wg = 128, .attention_wg = 64, .attention_projection_rows = kAnyRows, .encoder_queries = 64},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
       // 16 x 32 is no faster and takes LLVM 20 s instead of 7 to compile (docs/BENCHMARKS.md).
-      // Separate layer_norm dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that
-      // had none) cost as much as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
+      // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
+      // 512, where the matmul reads each weight texel once for a block of rows. Separate layer_norm
+      // dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that had none) cost as much
+      // as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
        .matmul_tn = 16, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
-       .reduce_wg = 8, .fuse_norm = false},
+       .reduce_wg = 8, .attention_projection_rows = 4, .fuse_norm = false},
   };
   return table;
 }
@@ -67,7 +73,7 @@ const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
       {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
-      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 3}, {"attention_wg", 7, 3}, {"softmax", 3, 0}, {"argmax", 3, 1},
+      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 5}, {"attention_wg", 7, 5}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
       {"encoder_attention", 3, 0}, {"matmul_coopmat", 4, 0},
   };

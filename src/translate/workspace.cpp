@@ -298,6 +298,11 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
   const View y{&dec_y_, 0}, ctx{&dec_ctx_, 0}, tmp{&dec_tmp_, 0};
   const View counters = norm_counters();
   const bool fused = counters.buffer;
+  // Whether the attention computes its query (and key, value) with `w` itself: as the tuning says, where
+  // it can read the weights.
+  const auto fuses = [&](const Linear& w) {
+    return rows <= context_.tuning().attention_projection_rows && attention_projects(w.weight, w.bias);
+  };
   {
     Sequence& s = add_sequence(plan, "decoder embed");
     record_state_upload(s);
@@ -315,25 +320,42 @@ void Workspace::record_decoder(Plan& plan, uint32_t rows, uint32_t top_k, bool b
     const bool last = l + 1 == c.decoder_layers;
     const Norm* next = last ? (c.decoder_final_norm ? &weights_.decoder_norm : nullptr) : &weights_.decoder[l + 1].self_norm;
     Sequence& s = add_sequence(plan, fmt::format("decoder L{}", l));
-    linear(s, context_, pre_norm(s, context_, c, y, tmp, w.self_norm, rows, "self pre-norm", ready), w.qkv,
-           {&dec_qkv_, 0}, rows, "qkv");
-    record_attention(s, context_,
-                     {.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
-                      .q = {&dec_qkv_, 0}, .q_stride = 3 * d, .kv = {&dec_qkv_, d}, .kv_stride = 3 * d,
-                      .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
-                      .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale},
-                     "cached self attention");
+    AttentionArgs self{.cross = false, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                       .cache = &caches_[l], .capacity = capacity_.target, .state = &state_, .step_index = 0,
+                       .trace_offset = trace_offset(), .out = ctx, .out_stride = d, .scale = scale};
+    const View self_input = pre_norm(s, context_, c, y, tmp, w.self_norm, rows, "self pre-norm", ready);
+    if (fuses(w.qkv)) {
+      self.q = self_input;  // y or its normed copy in tmp: read while the attention writes ctx
+      self.q_stride = d;
+      self.weight = w.qkv.weight;
+      self.bias = w.qkv.bias;
+      record_attention(s, context_, self, "qkv + cached self attention");
+    } else {
+      linear(s, context_, self_input, w.qkv, {&dec_qkv_, 0}, rows, "qkv");
+      self.q = {&dec_qkv_, 0};
+      self.q_stride = 3 * d;
+      self.kv = {&dec_qkv_, d};
+      self.kv_stride = 3 * d;
+      record_attention(s, context_, self, "cached self attention");
+    }
     ready = project_residual(s, context_, c, ctx, w.self_out, tmp, y, w.self_norm, &w.cross_norm, false, counters,
                              rows, "self out proj", "self");
-    linear(s, context_, pre_norm(s, context_, c, y, tmp, w.cross_norm, rows, "cross pre-norm", ready), w.cross_q,
-           {&dec_q_, 0}, rows, "cross q");
-    record_attention(s, context_,
-                     {.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d, .q = {&dec_q_, 0},
-                      .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
-                      .sentence_offset = sentence_offset(), .length_offset = length_offset(),
-                      .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
-                      .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}},
-                     "cross attention");
+    AttentionArgs cross{.cross = true, .rows = rows, .heads = heads, .head_dim = hd, .d_model = d,
+                        .q_stride = d, .kv = {&cross_kv_[l], 0}, .kv_stride = 2 * d, .state = &state_,
+                        .sentence_offset = sentence_offset(), .length_offset = length_offset(),
+                        .source_capacity = shape_.source, .out = ctx, .out_stride = d, .scale = scale,
+                        .scores = scores && l == alignment_layer() ? View{&scores_, 0} : View{}};
+    const View cross_input = pre_norm(s, context_, c, y, tmp, w.cross_norm, rows, "cross pre-norm", ready);
+    if (fuses(w.cross_q)) {
+      cross.q = cross_input;
+      cross.weight = w.cross_q.weight;
+      cross.bias = w.cross_q.bias;
+      record_attention(s, context_, cross, "cross q + cross attention");
+    } else {
+      linear(s, context_, cross_input, w.cross_q, {&dec_q_, 0}, rows, "cross q");
+      cross.q = {&dec_q_, 0};
+      record_attention(s, context_, cross, "cross attention");
+    }
     ready = project_residual(s, context_, c, ctx, w.cross_out, tmp, y, w.cross_norm, &w.ffn_norm, false, counters,
                              rows, "cross out proj", "cross");
     linear(s, context_, pre_norm(s, context_, c, y, tmp, w.ffn_norm, rows, "ffn pre-norm", ready), w.fc1,

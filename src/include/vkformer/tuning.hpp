@@ -30,6 +30,12 @@ struct Tuning {
   // Attention: 0 runs one invocation per (row, head) over all keys (CPU drivers: no barriers); else
   // workgroups of this many invocations (a power of two) per (row, head), keys split across them.
   uint32_t attention_wg = 0;
+  // Decoder steps of at most this many rows (sentences x beam; 0: none) run attention kernels that compute
+  // their own query (self attention also the step's key and value) from the layer input, in place of the
+  // qkv and cross q matmuls: two dispatches fewer per decoder layer, but each (row, head) reads its head's
+  // weight rows, where the matmul reads the weight once for several rows. Models with bf16, i8 or i16
+  // projections take the matmuls.
+  uint32_t attention_projection_rows = 0;
   // Encoder self-attention: 0 runs the attention kernel per (row, head); else workgroups of this many
   // queries of one sentence and head sharing its keys and values through shared memory.
   uint32_t encoder_queries = 0;

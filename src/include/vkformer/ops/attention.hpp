@@ -12,12 +12,14 @@ namespace vkformer {
 // cross mode attends to the keys of the row's sentence up to its length: the decoder's cross attention
 // (row -> sentence table) or, with rows_per_sentence, the encoder's self attention. Index tables live in
 // the uint32 `state` buffer (see the shader).
+// With a projection `weight`, the kernel computes each head's query from the layer input rows x itself
+// (in self mode also the step's key and value, stored in the cache), so no matmul runs before it.
 struct AttentionArgs {
   bool cross = false;
   uint32_t rows = 1, heads = 1, head_dim = 1, d_model = 1;
-  View q;
+  View q;  // with a projection: x [rows, d_model], which `out` must not overlap
   uint32_t q_stride = 0;
-  View kv;  // self: this step's k then v (d_model apart); cross: encoder k then v
+  View kv;  // self: this step's k then v (d_model apart), unused with a projection; cross: encoder k then v
   uint32_t kv_stride = 0;
   const Buffer* cache = nullptr;  // self: [rows, capacity, 2 * d_model]
   uint32_t capacity = 0;
@@ -30,7 +32,14 @@ struct AttentionArgs {
   // Cross only, optional: each key's scaled score q.k, [rows, heads, source_capacity] (keys past a
   // sentence's length left unwritten), for attention weights read by the host.
   View scores;
+  // Optional: the query projection, an nn.Linear weight [N, d_model] (N = d_model; self: 3 * d_model, the
+  // q, k and v rows) and its bias [N]; see attention_projects.
+  View weight, bias;
 };
+
+// Whether record_attention can take this projection: an f32 or f16 weight and a bias, both with vec4 texel
+// views (the kernels read them only through those). Not bf16, i8 or i16 weights.
+bool attention_projects(View weight, View bias);
 
 void record_attention(Sequence& sequence, Context& context, const AttentionArgs& args,
                       std::string_view label = "attention");
