@@ -19,7 +19,7 @@ struct TranslatorOptions {
   // A device index or a case-insensitive substring of its name (devices()); empty: the VKFORMER_DEVICE
   // environment variable, then the best device (discrete GPU, integrated, virtual, CPU).
   std::string device;
-  std::optional<Precision> precision;  // unset: as the model stores them (a Marian model: f32)
+  std::optional<Precision> precision;  // unset: as the model stores them (a Marian model: f16 where its matrices are, else f32)
   // translate_text takes tokens separated by spaces and gives them back so, for any model.
   bool tokenized = false;
 };

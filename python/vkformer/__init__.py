@@ -20,7 +20,7 @@ class Translator(_vkformer.Translator):
     """Translator(model_path, device=None, precision=None): a model directory on a Vulkan device.
 
     device: None (VKFORMER_DEVICE, else the best device), an index or a name substring (devices()).
-    precision: None keeps the weights as the model stores them (f32 for a Marian model); "f32", "f16",
+    precision: None keeps the weights as the model stores them (f16 matrices of a Marian model stored so, else f32); "f32", "f16",
     "bf16", "i8" or "i16" (or CTranslate2's "float16", "int8", ...) stores the weight matrices so;
     compute stays f32.
     One device batch runs at a time: calls from several threads wait for each other, without the GIL.

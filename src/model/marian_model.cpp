@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vkformer/error.hpp"
+#include "vkformer/half.hpp"
 #include "vkformer/model/model.hpp"
 #include "vkformer/model/model_file.hpp"
 #include "vkformer/model/safetensors.hpp"
@@ -200,7 +201,36 @@ class MarianModel final : public ModelSource {
     return weights_.read_f32(resolve(name), shape);
   }
 
+  // A matrix stored as f16 in every tensor it is read from stays f16 (the shipped model, many exported
+  // ones): the kernels widen it to the same f32 values, and a decoder step is bound by the bytes it reads.
+  StoredWeight stored_weight(const std::string& name, const std::vector<uint64_t>& shape) const override {
+    if (!stored_as_f16(name)) return ModelSource::stored_weight(name, shape);
+    const auto values = weight(name, shape);  // checks the shape and the values
+    StoredWeight stored{.element = Element::f16, .bytes = std::vector<uint8_t>(values.size() * 2)};
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint16_t half = float_to_half(values[i]);  // exact: each value came from an f16
+      std::memcpy(&stored.bytes[i * 2], &half, 2);
+    }
+    return stored;
+  }
+
  private:
+  bool stored_as_f16(const std::string& name) const {
+    const auto f16 = [&](const std::string& tensor) {
+      return weights_.contains(tensor) && weights_.entry(tensor).dtype == "F16";
+    };
+    for (const auto& [fused, parts] : kFused) {
+      const auto at = name.find(fused);
+      if (at == std::string::npos) continue;
+      const auto prefix = name.substr(0, at), suffix = name.substr(at + std::string_view(fused).size());
+      for (const char* part : parts) {
+        if (!f16(resolve(prefix + part + suffix))) return false;
+      }
+      return true;
+    }
+    return f16(resolve(name));
+  }
+
   // transformers stores tied tensors once: embeddings fall back to the shared one, and a tied output
   // layer is the decoder embedding whatever lm_head.weight holds.
   std::string resolve(const std::string& name) const {

@@ -88,8 +88,9 @@ View Weights::upload(Context& context, std::span<const float> values, const std:
 StoredWeight Weights::prepared(StoredWeight weight, uint32_t cols, bool convert) const {
   const std::optional<Element> wanted = convert ? matrices_ : std::nullopt;
   Element target = wanted.value_or(weight.element);
-  // f16 is read through vec4 texels, so only whole-texel rows; the others fall back to f32.
-  if (target == Element::f16 && cols % 4 != 0) target = Element::f32;
+  // f16 is read through vec4 texels, so only whole-texel rows on a device with f16 texel buffers; the
+  // others fall back to f32.
+  if (target == Element::f16 && (cols % 4 != 0 || !f16_texels_)) target = Element::f32;
   if (target == weight.element) return weight;
   const auto values = to_floats(weight, cols);
   if (target == Element::i8) return quantize_i8(values, cols);
@@ -152,7 +153,7 @@ uint64_t Weights::bytes() const {
 }
 
 Weights::Weights(Context& context, const ModelSource& source, std::optional<Element> matrices)
-    : config_(source.config()), matrices_(matrices) {
+    : config_(source.config()), matrices_(matrices), f16_texels_(context.info().f16_texel_buffers) {
   if (matrices_ && *matrices_ != Element::f32 && *matrices_ != Element::f16 && *matrices_ != Element::i8) {
     throw Error(fmt::format("weights can be converted to f32, f16 or i8, not {}", element_name(*matrices_)));
   }

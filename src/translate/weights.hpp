@@ -80,6 +80,7 @@ class Weights {
 
   ModelConfig config_;
   std::optional<Element> matrices_;
+  bool f16_texels_;  // the device reads R16G16B16A16_SFLOAT texel buffers
   std::vector<std::unique_ptr<Buffer>> buffers_;
 };
 

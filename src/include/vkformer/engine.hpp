@@ -40,7 +40,7 @@ struct SubmitObserver {
 class Engine {
  public:
   // A Marian or CTranslate2 model directory or an Argos Translate package (locate_model). weights: nullopt
-  // keeps the weights as the model stores them (Marian: f32); Element::f16 stores the projection and output
+  // keeps the weights as the model stores them (Marian: f16 matrices where stored so, else f32); Element::f16 stores the projection and output
   // matrices as f16 (half the memory and traffic), Element::i8 quantizes them per row, Element::f32 expands
   // them; compute stays f32. tokenized: input and output are tokens separated by spaces, for any model.
   Engine(Context& context, const std::filesystem::path& model_path, bool timestamps = false,
