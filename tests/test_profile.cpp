@@ -157,10 +157,11 @@ TEST_CASE("profile sums, trace and chart are consistent", "[profile]") {
 // A post-norm Marian model, a pre-norm CTranslate2 model with a position table (position lookups: the most
 // dispatch kinds) and an int8 one, under a tuning that fuses the residual adds and norms into the output
 // projections (nvidia: out proj and ffn2 do them, the first layer's pre-norm comes with the embedding, the
-// final norm with the last ffn2) and one that does not (generic: separate layer_norm dispatches). The
-// residual add of a pre-norm model is in the matmul either way. Decoder steps of 4 rows project q, k, v
-// in the attention kernels under both (Tuning::attention_projection_rows); the int8 model's take the qkv
-// and cross q matmuls. Under nvidia a decoder layer is 6 dispatches, an encoder layer 5.
+// final norm with the last ffn2) and two that do not (generic, and cpu for the Marian model: separate
+// layer_norm dispatches). The residual add of a pre-norm model is in the matmul either way. Decoder steps of
+// 4 rows project q, k, v in the attention kernels under all three (Tuning::attention_projection_rows: any
+// rows on GPUs, up to 4 under cpu); the int8 model's take the qkv and cross q matmuls. Under nvidia a decoder
+// layer is 6 dispatches, an encoder layer 5.
 TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder, and the chart gives each its colour",
           "[profile]") {
   struct Case {
@@ -195,9 +196,14 @@ TEST_CASE("profile: dispatch kinds have one name each across encoder and decoder
        .decoder_layer = {"self pre-norm", "qkv", "cached self attention", "self out proj", "cross pre-norm",
                          "cross q", "cross attention", "cross out proj", "ffn pre-norm", "ffn1", "ffn2"},
        .kinds = 19},
+      {.tuning = "cpu", .model = "tiny_swish_shared",
+       .encoder_layer = {"qkv", "self attention", "self out proj", "self norm", "ffn1", "ffn2", "ffn norm"},
+       .decoder_layer = {"qkv + cached self attention", "self out proj", "self norm", "cross q + cross attention",
+                         "cross out proj", "cross norm", "ffn1", "ffn2", "ffn norm"},
+       .kinds = 15},
   };
   std::map<std::string, std::vector<Translation>> outputs;  // per model, under the first tuning
-  for (const std::string tuning : {"nvidia", "generic"}) {
+  for (const std::string tuning : {"nvidia", "generic", "cpu"}) {
     // One context at a time (see test_conformance).
     Context context(ContextOptions{.tuning = tuning, .validation = true});
     REQUIRE(context.tuning().fuse_norm == (tuning == "nvidia"));
