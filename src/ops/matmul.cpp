@@ -90,7 +90,20 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                               element_name(scales.element()), scales.bytes()));
     }
   }
-  if (matmul_variant(context, s, element) == kCoopmatShader) {
+  const bool norm = s.norm.gamma.buffer;
+  if (norm) {
+    const MatmulNorm& n = s.norm;
+    if (s.batch != 1 || !n.beta.buffer || !n.out.buffer || !n.counters.buffer) {
+      throw Error(fmt::format("{}: a matmul with a norm needs one batch, beta, an output and counters", label));
+    }
+    if (n.counters.buffer->bytes() < (uint64_t(n.counters.offset) + s.M) * 4) {
+      throw Error(fmt::format("{}: the norm counters '{}' hold fewer than {} at offset {}", label,
+                              n.counters.buffer->name(), s.M, n.counters.offset));
+    }
+    s.accumulate = true;
+  }
+  const std::string_view variant = matmul_variant(context, s, element);
+  if (variant == kCoopmatShader) {
     record_matmul_coopmat(sequence, context, a, b, bias, c, s, label);
     return;
   }
@@ -108,19 +121,6 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
                   s.b_scale.offset};
 
   const Tuning& t = context.tuning();
-  const bool norm = s.norm.gamma.buffer;
-  if (norm) {
-    const MatmulNorm& n = s.norm;
-    if (s.batch != 1 || !n.beta.buffer || !n.out.buffer || !n.counters.buffer) {
-      throw Error(fmt::format("{}: a matmul with a norm needs one batch, beta, an output and counters", label));
-    }
-    if (n.counters.buffer->bytes() < (uint64_t(n.counters.offset) + s.M) * 4) {
-      throw Error(fmt::format("{}: the norm counters '{}' hold fewer than {} at offset {}", label,
-                              n.counters.buffer->name(), s.M, n.counters.offset));
-    }
-    s.accumulate = true;
-  }
-  const std::string_view variant = matmul_variant(context, s, element);
   const bool gemv = variant.starts_with("matmul_gemv");
   std::vector<uint32_t> specialization;
   std::array<uint32_t, 3> groups{1, 1, s.batch};

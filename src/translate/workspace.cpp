@@ -133,11 +133,9 @@ void Workspace::record_state_upload(Sequence& s) {
 }
 
 static void linear(Sequence& s, Context& context, View x, const Linear& w, View y, uint32_t rows,
-                   std::string_view label, Activation activation = Activation::none, bool accumulate = false) {
+                   std::string_view label, Activation activation = Activation::none) {
   record_matmul(s, context, x, w.weight, w.bias, y,
-                {.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .activation = activation,
-                 .accumulate = accumulate},
-                label);
+                {.M = rows, .N = w.out, .K = w.in, .b_scale = w.scale, .activation = activation}, label);
 }
 
 // One matmul per row block of the output matrix, each writing its columns of the logits.
