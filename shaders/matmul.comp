@@ -40,12 +40,26 @@ void multiply() {
     uint b_rows[TN];
     [[unroll]] for (uint i = 0; i < TM; ++i) a_rows[i] = rows[i] / 4u;
     [[unroll]] for (uint j = 0; j < TN; ++j) b_rows[j] = (b_base + cols[j] * p.ldb) / 4u;
-    for (uint k4 = 0; k4 < p.K / 4u; ++k4) {
-      vec4 av[TM];
-      [[unroll]] for (uint i = 0; i < TM; ++i) av[i] = load_a4(a_rows[i] + k4);
+    // Two vec4 steps of k per iteration: llvmpipe pays a masked store (a blend) of every accumulator and
+    // the loop's mask bookkeeping per iteration, so 8 multiply-adds per accumulator instead of 4 ran its
+    // matmuls 20-35% faster (docs/BENCHMARKS.md); 3 or 4 steps were no faster.
+    const uint k4_end = p.K / 4u;
+    uint k4 = 0;
+    for (; k4 + 2u <= k4_end; k4 += 2u) {
+      vec4 av[TM], av_next[TM];
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        av[i] = load_a4(a_rows[i] + k4);
+        av_next[i] = load_a4(a_rows[i] + k4 + 1u);
+      }
+      [[unroll]] for (uint j = 0; j < TN; ++j) {
+        const vec4 bv = load_b4(b_rows[j] + k4), bv_next = load_b4(b_rows[j] + k4 + 1u);
+        [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv) + dot(av_next[i], bv_next);
+      }
+    }
+    if (k4 < k4_end) {  // odd K / 4
       [[unroll]] for (uint j = 0; j < TN; ++j) {
         const vec4 bv = load_b4(b_rows[j] + k4);
-        [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv);
+        [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(load_a4(a_rows[i] + k4), bv);
       }
     }
   } else {

@@ -7,9 +7,9 @@
 // candidate get id 0xFFFFFFFF and value -FLT_MAX; every slot of a row holding a NaN or infinity (in any
 // column) gets id 0xFFFFFFFE and value -FLT_MAX, so a numerical blow-up is seen. One workgroup per row:
 // each invocation keeps a sorted top-k of its strided columns, then k rounds of a workgroup (value, id)
-// max pick the winners; shared memory stays at WG entries whatever k is. With VEC4 (columns and offset
-// multiples of 4) the row is read through a vec4 texel view, four columns per load (CPU drivers gather
-// texel loads as vectors).
+// max pick the winners; shared memory stays at WG entries whatever k is. With VEC4 (any columns and
+// offset) the row is read through a vec4 texel view, four columns per load (CPU drivers gather texel
+// loads as vectors).
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool VEC4 = false;
 layout(local_size_x_id = 0) in;
@@ -58,23 +58,32 @@ void main() {
   uint top_id[MAX_K];
   uint held = 0u;
   float m = kLowest, s = 0.0;  // online logsumexp over all columns
+  float floor_value = kLowest;  // once `held` is k: the k-th value, which a column must beat to enter
   uvec4 exponents = uvec4(0u);  // the largest exponent field seen
+  // With VEC4 the invocations stride over the texels that cover the row: it may start and end inside
+  // one (any column count and offset), and the components outside the row count for nothing.
   const uint width = VEC4 ? 4u : 1u;
-  for (uint group = tid; group < p.cols / width; group += WG) {
-    const vec4 loaded = VEC4 ? texelFetch(x4, int(base / 4u + group)) : vec4(x[base + group]);
-    exponents = max(exponents, floatBitsToUint(loaded) & kExponent);
+  const uvec4 lanes = uvec4(0u, 1u, 2u, 3u);
+  const uint first = base / width, end = (base + p.cols + width - 1u) / width;
+  for (uint t = first + tid; t < end; t += WG) {
+    const vec4 loaded = VEC4 ? texelFetch(x4, int(t)) : vec4(x[t]);
+    const uvec4 columns = uvec4(t * width) + lanes - uvec4(base);  // before the row: wraps past p.cols
+    const bvec4 in_row = VEC4 ? lessThan(columns, uvec4(p.cols)) : bvec4(true, false, false, false);
+    exponents = max(exponents, (floatBitsToUint(loaded) & kExponent) * uvec4(in_row));
+    // The logsumexp takes the texel at once, without branches (CPU drivers run both sides of a
+    // per-column branch): columns outside the row and a banned one left out of the sum weigh 0.
+    const vec4 weight = vec4(in_row) * vec4(notEqual(columns, uvec4(p.banned_in_sum == 0u ? p.banned : kNone)));
+    const vec4 kept = mix(vec4(kLowest), loaded, greaterThan(weight, vec4(0.0)));
+    const float m_next = max(m, max(max(kept.x, kept.y), max(kept.z, kept.w)));
+    s = s * exp(m - m_next) + dot(weight, exp(kept - m_next));
+    m = m_next;
+    // Once the top-k is full, a texel with no value above its floor is passed over as a whole.
+    const vec4 offered = mix(vec4(kLowest), loaded, in_row);
+    if (held == p.k && !(max(max(offered.x, offered.y), max(offered.z, offered.w)) > floor_value)) continue;
     for (uint j = 0u; j < width; ++j) {
-      const uint c = group * width + j;
+      const uint c = columns[j];
       const float v = loaded[j];
-      if (c == p.banned && p.banned_in_sum == 0u) {
-        continue;
-      } else if (v > m) {
-        s = s * exp(m - v) + 1.0;
-        m = v;
-      } else {
-        s += exp(v - m);
-      }
-      if (c == p.banned || (held == p.k && !(v > top_value[p.k - 1u]))) continue;
+      if (!in_row[j] || c == p.banned || (held == p.k && !(v > top_value[p.k - 1u]))) continue;
       uint i = min(held, p.k - 1u);  // the last slot is dropped when full
       while (i > 0u && v > top_value[i - 1u]) {
         top_value[i] = top_value[i - 1u];
@@ -85,6 +94,7 @@ void main() {
       top_id[i] = c;
       held = min(held + 1u, p.k);
     }
+    if (held == p.k) floor_value = top_value[p.k - 1u];
   }
 
   // logsumexp of the row, and in shared_id whether any invocation saw a non-finite value.

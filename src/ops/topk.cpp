@@ -19,7 +19,7 @@ void record_topk(Sequence& sequence, Context& context, View x, uint32_t rows, ui
     throw Error(fmt::format("{}: top-{} of {} columns (k must be 1..min({}, columns))", label, k, cols, kMaxTopK));
   }
   const uint32_t wg = context.tuning().reduce_wg;
-  const bool vec4 = cols % 4 == 0 && x.offset % 4 == 0 && x.buffer->vec4_view();
+  const bool vec4 = bool(x.buffer->vec4_view());  // any alignment: the shader masks the texels at the row ends
   const Kernel& kernel = context.kernel({.shader = "topk", .bindings = 4, .texel_bindings = 1u << 3,
                                          .push_constant_bytes = sizeof(Push), .specialization = {wg, vec4}});
   const Push push{rows, cols, k, x.offset, ids_offset, values.offset, log_softmax ? 1u : 0u, banned,
