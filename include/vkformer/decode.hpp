@@ -23,8 +23,9 @@ struct DecodeOptions {
   // Target ids every translation starts with after the decoder start token (an Argos package's
   // target_prefix): teacher-forced and unscored, as CTranslate2 does; hypotheses begin with them.
   std::vector<uint32_t> target_prefix;
-  // Tokens generated after the prefix before the end token may be chosen (CTranslate2's
-  // min_decoding_length: 1 by default, so no empty translation).
+  // Tokens, the target prefix's included, before the end token may be chosen (CTranslate2's
+  // min_decoding_length, 1 by default: with a one-token prefix such as an Argos package's, the end token
+  // may come right after it; CTranslate2 4.3.1 counts the prefix so).
   uint32_t min_length = 0;
   // Random sampling (beam 1 only): each step draws the next token from the sampling_topk most likely ones,
   // with probabilities softmax(log-probability / sampling_temperature) among them. sampling_topk 1 is greedy

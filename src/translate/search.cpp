@@ -167,7 +167,7 @@ std::vector<Hypothesis> Engine::greedy(Workspace& ws, uint32_t sentences, const 
   repetition.start(rows, prefix);
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const auto [ids, values, step_attention] =
-        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+        decoder_step(ws, rows, step, K, step < options.min_length, attention, repetition,
                      [&](translate::Plan& plan) { submit("decoder step", plan); });
     const bool forced = c.forced_eos_id && step + 2 == max_length;
     Rows next;
@@ -267,7 +267,7 @@ std::vector<std::vector<Hypothesis>> Engine::beam_search(Workspace& ws, uint32_t
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const auto [ids, values, step_attention] =
-        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+        decoder_step(ws, rows, step, K, step < options.min_length, attention, repetition,
                      [&](translate::Plan& plan) { submit("decoder step", plan); });
     const uint32_t length = step + 1 - uint32_t(prefix.size());  // beam length after the prefix, with the start token
     const bool forced = c.forced_eos_id && step + 2 == max_length;
@@ -387,7 +387,7 @@ std::vector<std::vector<Hypothesis>> Engine::ctranslate2_beam_search(Workspace& 
 
   for (uint32_t step = uint32_t(prefix.size()); step < ws.shape().target; ++step) {
     const auto [ids, values, step_attention] =
-        decoder_step(ws, rows, step, K, step - prefix.size() < options.min_length, attention, repetition,
+        decoder_step(ws, rows, step, K, step < options.min_length, attention, repetition,
                      [&](translate::Plan& plan) { submit("decoder step", plan); });
     Rows next;
     for (uint32_t i = 0; i < sentences; ++i) {

@@ -38,7 +38,7 @@ struct ArgosDecoding {
   uint32_t num_hypotheses = 1;         // translate() takes the best
   float length_penalty = 0.2f;         // score / length^0.2
   uint32_t max_decoding_length = 256;  // CTranslate2's count, without the start token: vkformer's max_length is 257
-  uint32_t min_decoding_length = 1;    // CTranslate2's default: eos is not allowed as the first token
+  uint32_t min_decoding_length = 1;    // CTranslate2's default: eos is not the first token (the prefix counts)
   uint32_t max_input_length = 1024;    // longer inputs are truncated
   bool replace_unknowns = true;        // unk replaced by the source token with the most attention
 };
