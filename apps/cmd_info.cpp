@@ -214,7 +214,7 @@ std::string as_text(const json& info) {
     text += fmt::format("package: Argos Translate, version {}, in {}", p["package_version"].get<std::string>(),
                         p["directory"].get<std::string>());
     if (!p["sentence_splitter"].is_null()) {
-      text += fmt::format("; sentence splitter {} (not used: one line is one sentence)",
+      text += fmt::format("; sentence splitter {} (not used: translate --split-sentences has its own rule)",
                           p["sentence_splitter"].get<std::string>());
     }
     text += "\n";

@@ -25,6 +25,7 @@
 #include "commands.hpp"
 #include "io.hpp"
 #include "model_path.hpp"
+#include "serve_text.hpp"
 #include "vkformer/error.hpp"
 #include "vkformer/engine.hpp"
 
@@ -54,6 +55,7 @@ struct TranslateArgs {
   bool json = false;
   bool quiet = false;
   bool skip_errors = false;  // --on-error skip
+  bool split_sentences = false;  // each line cut into sentences (serve's rule), translated one by one
   uint32_t max_input_length = kDefaultMaxInput;
   std::string input, output;
   std::string attention;  // --attention: FILE.svg (one line) or a directory (a file per line)
@@ -211,6 +213,7 @@ class LineTranslator {
         limit_(input_token_limit(translator, args.max_input_length)) {}
 
   void translate(const std::vector<InputLine>& batch) {
+    if (args_.split_sentences) return translate_sentences(batch);
     const auto start = Clock::now();
     std::vector<std::optional<std::string>> errors(batch.size());
     std::vector<std::optional<size_t>> truncated(batch.size());
@@ -278,6 +281,86 @@ class LineTranslator {
       if (!args_.attention.empty()) draw_attention(line, result, line_pieces);
       write_output(args_.json ? json_record(line, result, line_pieces, truncated[i], batch.size(), batch_ms)
                               : hypotheses_text(line.number - 1, result));
+    }
+    flush_output();
+    done_ += batch.size();
+    progress_.update(done_);
+  }
+
+  // --split-sentences: every sentence of every line of the batch in one call; a line's output is its text
+  // with each sentence replaced by its translation (the spaces between them kept). A sentence that fails
+  // fails its line.
+  void translate_sentences(const std::vector<InputLine>& batch) {
+    const auto start = Clock::now();
+    const bool with_pieces = args_.decode.needs_attention();
+    std::vector<Segmented> segmented(batch.size());
+    std::vector<std::optional<std::string>> errors(batch.size());
+    std::vector<size_t> first(batch.size() + 1, 0);  // line i's sentences are sources[first[i], first[i + 1])
+    std::vector<std::vector<uint32_t>> sources;
+    std::vector<std::vector<std::string>> pieces;
+    std::vector<size_t> truncated;  // per source: tokens before truncation, 0 if none
+    for (size_t i = 0; i < batch.size(); ++i) {
+      first[i] = sources.size();
+      try {
+        segmented[i].add_text(batch[i].text);
+        std::vector<EncodedInput> encoded;
+        for (const auto& sentence : segmented[i].sentences()) {
+          encoded.push_back(encode_input(translator_, sentence, limit_, with_pieces));
+        }
+        for (auto& e : encoded) {
+          sources.push_back(std::move(e.ids));
+          pieces.push_back(std::move(e.pieces));
+          truncated.push_back(e.truncated_from);
+        }
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+      first[i + 1] = sources.size();
+      if (errors[i] && !args_.skip_errors) break;  // the lines after it are not needed
+    }
+    for (size_t i = 0; i < batch.size(); ++i) first[i + 1] = std::max(first[i + 1], first[i]);
+    const auto outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors, pieces);
+    const double batch_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    progress_.clear();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& line = batch[i];
+      std::vector<std::string> texts;
+      nlohmann::json sentences = nlohmann::json::array();
+      for (size_t s = first[i]; s < first[i + 1] && !errors[i]; ++s) {
+        if (auto* message = std::get_if<std::string>(&outcomes[s])) {
+          errors[i] = *message;
+          break;
+        }
+        const auto& best = std::get<Translation>(outcomes[s]).hypotheses.at(0);
+        texts.push_back(best.text);
+        if (truncated[s]) {
+          warn(line, fmt::format("sentence {}: {} tokens, only the first {} translated (--max-input-length)",
+                                 s - first[i] + 1, truncated[s], limit_));
+        }
+        if (args_.json) {
+          sentences.push_back({{"source", segmented[i].sentences()[s - first[i]]},
+                               {"source_ids", std::get<Translation>(outcomes[s]).source_ids},
+                               {"text", best.text},
+                               {"ids", best.ids},
+                               {"score", best.score ? nlohmann::json(*best.score) : nlohmann::json(nullptr)}});
+        }
+      }
+      if (errors[i]) {
+        failed(line, *errors[i]);  // throws unless --on-error skip
+        continue;
+      }
+      const std::string text = segmented[i].assemble(texts);
+      if (args_.json) {
+        write_output(json_line(
+            {{"line", line.number},
+             {"source", line.text},
+             {"text", text},
+             {"sentences", sentences},
+             {"latency_ms", std::chrono::duration<double, std::milli>(Clock::now() - line.read_at).count()},
+             {"batch", {{"sentences", sources.size()}, {"ms", batch_ms}}}}));
+      } else {
+        write_output(text + "\n");
+      }
     }
     flush_output();
     done_ += batch.size();
@@ -361,6 +444,12 @@ void resolve_decode(TranslateArgs& args, const DecodeOptions& model) {
   if (args.decode.n_best > args.decode.beam) {
     throw UsageError(fmt::format("--n-best {} is more than the beam size {}", args.decode.n_best, args.decode.beam));
   }
+  if (args.split_sentences) {
+    // A line's output is one text: it has no n-best list, attention map or line-seeded sampling.
+    if (args.decode.n_best > 1) throw UsageError("--split-sentences gives one translation per line: no --n-best");
+    if (!args.attention.empty()) throw UsageError("--split-sentences and --attention cannot be combined");
+    if (sampling) throw UsageError("--split-sentences and random sampling cannot be combined");
+  }
 }
 
 int run_translate(TranslateArgs& args) {
@@ -419,6 +508,10 @@ void add_translate(CLI::App& app, Run& run) {
                    "Beam size, 1 = greedy (default: the model's: generation_config num_beams for Marian, 2 for "
                    "CTranslate2 as translate_batch, 4 for Argos packages)")
       ->check(CLI::Range(1u, kMaxBeam));
+  command->add_flag("--split-sentences", args.split_sentences,
+                    "Cut each line into sentences (after . ! or ? and a space, before an upper-case letter, digit, "
+                    "quote, bracket or non-ASCII character, as serve does) and translate them one by one, as "
+                    "Argos Translate does with its own splitter; a line's output keeps the spaces between them");
   command
       ->add_option("--n-best", args.decode.n_best,
                    "Hypotheses per sentence (<= beam); above 1, lines in Marian's n-best format "

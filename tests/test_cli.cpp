@@ -87,3 +87,61 @@ TEST_CASE("cli: bad input gives one error line and a non-zero exit, after the li
   REQUIRE(no_driver.err.size() == 1);
   CHECK_THAT(no_driver.err[0], Catch::StartsWith("vkformer: error:") && Catch::Contains("Vulkan"));
 }
+
+TEST_CASE("cli: --split-sentences translates each sentence of a line on its own and keeps the line's spacing",
+          "[cli]") {
+  const json g = golden();
+  const auto sources = g["sources"].get<std::vector<std::string>>();
+  const std::string greedy = fmt::format("translate {} --beam 1 --max-length 16", tiny_model());
+  // Sentences 2-4 one per line, as the reference of what each becomes alone.
+  const CliResult alone = run_cli(greedy, joined({sources[1], sources[2], sources[3]}));
+  REQUIRE(alone.exit_code == 0);
+  REQUIRE(alone.out.size() == 3);
+
+  // Line 1: three sentences with one and two spaces between them; line 2 empty; line 3 one sentence with
+  // no end mark; line 4 a lower-case word after a full stop, which does not start a sentence.
+  const std::string first = sources[1] + " " + sources[2] + "  " + sources[3];
+  const std::string lower = "Thank you very much. thank you";
+  const CliResult split = run_cli(greedy + " --split-sentences", joined({first, "", sources[0], lower}));
+  CHECK(split.exit_code == 0);
+  CHECK(split.err.empty());
+  REQUIRE(split.out.size() == 4);
+  CHECK(split.out[0] == alone.out[0] + " " + alone.out[1] + "  " + alone.out[2]);
+  CHECK(split.out[1].empty());
+  CHECK(split.out[2] == g["greedy"]["outputs"][0]["text"].get<std::string>());
+  const CliResult whole = run_cli(greedy, lower + "\n");
+  REQUIRE(whole.out.size() == 1);
+  CHECK(split.out[3] == whole.out[0]);
+
+  // --json: the line's text and each sentence's record.
+  const CliResult json_run = run_cli(greedy + " --split-sentences --json", first + "\n");
+  REQUIRE(json_run.exit_code == 0);
+  REQUIRE(json_run.out.size() == 1);
+  const json record = json::parse(json_run.out[0]);
+  CHECK(record["line"] == 1);
+  CHECK(record["text"] == split.out[0]);
+  REQUIRE(record["sentences"].size() == 3);
+  CHECK(record["sentences"][1]["source"] == sources[2]);
+  CHECK(record["sentences"][1]["text"] == alone.out[1]);
+
+  // A bad sentence fails its line, after the lines before it.
+  const CliResult bad = run_cli(greedy + " --split-sentences", joined({sources[1], sources[1] + " Bad \xff byte."}));
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out == std::vector<std::string>{alone.out[0]});
+  REQUIRE(bad.err.size() == 1);
+  CHECK_THAT(bad.err[0], Catch::StartsWith("vkformer: error: line 2:") && Catch::Contains("UTF-8"));
+
+  // One translation per line: no n-best list, attention map or sampling.
+  const TempDir dir;
+  const std::string map = (dir.path() / "map.svg").string();
+  for (const std::string& options :
+       std::vector<std::string>{"--beam 2 --n-best 2", "--beam 1 --attention " + map, "--beam 1 --sampling-topk 4"}) {
+    INFO(options);
+    const CliResult usage =
+        run_cli(fmt::format("translate {} --max-length 16 --split-sentences {}", tiny_model(), options), first + "\n");
+    CHECK(usage.exit_code == 2);
+    CHECK(usage.out.empty());
+    REQUIRE(usage.err.size() == 1);
+    CHECK_THAT(usage.err[0], Catch::Contains("--split-sentences"));
+  }
+}
