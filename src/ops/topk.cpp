@@ -19,7 +19,10 @@ void record_topk(Sequence& sequence, Context& context, View x, uint32_t rows, ui
     throw Error(fmt::format("{}: top-{} of {} columns (k must be 1..min({}, columns))", label, k, cols, kMaxTopK));
   }
   const uint32_t wg = context.tuning().reduce_wg;
-  const bool vec4 = bool(x.buffer->vec4_view());  // any alignment: the shader masks the texels at the row ends
+  // Any alignment (the shader masks the texels at the rows' ends), as long as the view holds the texel of
+  // the last element.
+  const uint64_t last_texel_end = (uint64_t(x.offset) + uint64_t(rows) * cols + 3) / 4 * 4;
+  const bool vec4 = last_texel_end <= x.buffer->vec4_view_elements();
   const Kernel& kernel = context.kernel({.shader = "topk", .bindings = 4, .texel_bindings = 1u << 3,
                                          .push_constant_bytes = sizeof(Push), .specialization = {wg, vec4}});
   const Push push{rows, cols, k, x.offset, ids_offset, values.offset, log_softmax ? 1u : 0u, banned,

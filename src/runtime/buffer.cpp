@@ -191,6 +191,12 @@ vk::BufferView Buffer::vec4_view() const {
   return vec4_view_;
 }
 
+uint64_t Buffer::vec4_view_elements() const {
+  if (!vec4_view()) return 0;
+  const uint64_t texel_bytes = element_ == Element::f16 ? 8 : 16;
+  return allocated_ / texel_bytes * 4;
+}
+
 vk::BufferView Buffer::uint_view() const {
   if (uint_view_ || !integer_element(element_)) return uint_view_;
   const bool i8 = element_ == Element::i8;

@@ -64,6 +64,9 @@ class Buffer {
   // bf16, i8 and i16 buffers and when the buffer has more texels than the device allows. CPU drivers
   // gather texel fetches as vectors but turn every storage-buffer load into a per-lane loop.
   vk::BufferView vec4_view() const;
+  // Elements the vec4 view covers (whole texels: all of them unless the storage range left no room to
+  // round the allocation up); 0 without a view.
+  uint64_t vec4_view_elements() const;
   // The raw elements of a bf16, i8 or i16 buffer as a uniform texel buffer of uvec4 (R16G16B16A16_UINT,
   // R8G8B8A8_UINT), texel i = elements 4i..4i+3, for shaders that widen them (a `utextureBuffer`); null
   // for f32 and f16 buffers, where the device lacks the format for uniform texel buffers, or past
