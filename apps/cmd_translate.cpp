@@ -299,8 +299,10 @@ class LineTranslator {
     std::vector<std::vector<uint32_t>> sources;
     std::vector<std::vector<std::string>> pieces;
     std::vector<size_t> truncated;  // per source: tokens before truncation, 0 if none
+    bool stopped = false;  // a line failed without --on-error skip: the lines after it are not needed
     for (size_t i = 0; i < batch.size(); ++i) {
       first[i] = sources.size();
+      if (stopped) continue;
       try {
         segmented[i].add_text(batch[i].text);
         std::vector<EncodedInput> encoded;
@@ -314,11 +316,10 @@ class LineTranslator {
         }
       } catch (const std::exception& e) {
         errors[i] = e.what();
+        stopped = !args_.skip_errors;
       }
-      first[i + 1] = sources.size();
-      if (errors[i] && !args_.skip_errors) break;  // the lines after it are not needed
     }
-    for (size_t i = 0; i < batch.size(); ++i) first[i + 1] = std::max(first[i + 1], first[i]);
+    first[batch.size()] = sources.size();
     const auto outcomes = translate_isolated(translator_, sources, args_.decode, !args_.skip_errors, pieces);
     const double batch_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     progress_.clear();
@@ -331,7 +332,8 @@ class LineTranslator {
           errors[i] = *message;
           break;
         }
-        const auto& best = std::get<Translation>(outcomes[s]).hypotheses.at(0);
+        const auto& translation = std::get<Translation>(outcomes[s]);
+        const auto& best = translation.hypotheses.at(0);
         texts.push_back(best.text);
         if (truncated[s]) {
           warn(line, fmt::format("sentence {}: {} tokens, only the first {} translated (--max-input-length)",
@@ -339,7 +341,7 @@ class LineTranslator {
         }
         if (args_.json) {
           sentences.push_back({{"source", segmented[i].sentences()[s - first[i]]},
-                               {"source_ids", std::get<Translation>(outcomes[s]).source_ids},
+                               {"source_ids", translation.source_ids},
                                {"text", best.text},
                                {"ids", best.ids},
                                {"score", best.score ? nlohmann::json(*best.score) : nlohmann::json(nullptr)}});

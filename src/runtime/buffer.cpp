@@ -182,19 +182,19 @@ static vk::BufferView make_view(Context& context, vk::Buffer buffer, uint64_t al
   return view;
 }
 
+// Bytes of one vec4 texel of an f32 or f16 buffer.
+static uint64_t vec4_texel_bytes(Element element) { return element == Element::f16 ? 8 : 16; }
+
 vk::BufferView Buffer::vec4_view() const {
   if (vec4_view_ || integer_element(element_)) return vec4_view_;
-  const bool f16 = element_ == Element::f16;
-  vec4_view_ = make_view(*context_, buffer_, allocated_, f16 ? vk::Format::eR16G16B16A16Sfloat
-                                                             : vk::Format::eR32G32B32A32Sfloat,
-                         f16 ? 8 : 16, name_ + ".vec4");
+  vec4_view_ = make_view(*context_, buffer_, allocated_, element_ == Element::f16 ? vk::Format::eR16G16B16A16Sfloat
+                                                                                 : vk::Format::eR32G32B32A32Sfloat,
+                         vec4_texel_bytes(element_), name_ + ".vec4");
   return vec4_view_;
 }
 
 uint64_t Buffer::vec4_view_elements() const {
-  if (!vec4_view()) return 0;
-  const uint64_t texel_bytes = element_ == Element::f16 ? 8 : 16;
-  return allocated_ / texel_bytes * 4;
+  return vec4_view() ? allocated_ / vec4_texel_bytes(element_) * 4 : 0;
 }
 
 vk::BufferView Buffer::uint_view() const {
