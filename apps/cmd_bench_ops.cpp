@@ -107,14 +107,14 @@ Case softmax_case(Context& context, uint32_t batch, uint32_t heads, uint32_t q_l
   return c;
 }
 
-// The device's ceilings (shaders/peak_fma.comp, shaders/copy.comp), sized for CPU drivers or GPUs.
-Case peak_case(Context& context) {
+// The device's ceilings (shaders/peak_fma.comp in f32 or f16, shaders/copy.comp), sized for CPU drivers or GPUs.
+Case peak_case(Context& context, Element arithmetic) {
   const uint32_t count = ceiling_sizes(context).fma_invocations, iterations = ceiling_sizes(context).fma_iterations;
-  Case c{.op = "peak", .shape = fmt::format("{}x{}", count, iterations), .variant = "peak_fma",
-         .work = peak_fma_flops(count, iterations)};
+  Case c{.op = "peak", .shape = fmt::format("{}x{}", count, iterations),
+         .variant = arithmetic == Element::f16 ? "peak_fma_f16" : "peak_fma", .work = peak_fma_flops(count, iterations)};
   c.buffers.emplace_back(context, uint64_t(count) * sizeof(float), "bench.out");
-  c.record = [&context, out = &c.buffers[0], count, iterations](Sequence& s) {
-    record_peak_fma(s, context, {out, 0}, count, iterations);
+  c.record = [&context, out = &c.buffers[0], count, iterations, arithmetic](Sequence& s) {
+    record_peak_fma(s, context, {out, 0}, count, iterations, arithmetic);
   };
   return c;
 }
@@ -191,7 +191,7 @@ Entry parse_shape(const std::string& text) {
 
 void add_bench_ops(CLI::App& bench, Run& run) {
   auto* command = bench.add_subcommand("ops", "Kernel throughput (matmul GFLOPS, softmax GB/s) and the device's "
-                                              "peak FMA GFLOPS and copy GB/s");
+                                              "peak FMA GFLOPS (f32, and f16 where the device computes in f16) and copy GB/s");
   static ContextOptions options;
   static uint32_t repeat = 10;
   static std::vector<std::string> only;
@@ -239,11 +239,22 @@ void add_bench_ops(CLI::App& bench, Run& run) {
         out("{:<8} {:<14} {:<14} {:>10} {:>10} {:>7} {:>11}\n", "op", "shape", "variant", "median ms",
             "rate", "unit", "submit ms");
       }
-      nlohmann::json rows = nlohmann::json::array();
+      nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
+      // The peak in f32, then in f16 where the device computes in f16.
+      for (auto e = cases.begin(); e != cases.end(); ++e) {
+        if (e->op != "peak" || e->dims[0] != 0) continue;
+        if (!context.float16()) {
+          const std::string why = "the device has no shaderFloat16 on Vulkan 1.2";
+          if (json) skipped.push_back({{"op", "peak"}, {"variant", "peak_fma_f16"}, {"reason", why}});
+          if (!json) out("peak_fma_f16 skipped: {}\n", why);
+          continue;
+        }
+        e = cases.insert(e + 1, {"peak", {16}});
+      }
       for (const auto& [op, d] : cases) {
         Case c = op == "matmul"    ? matmul_case(context, d[0], d[1], d[2], weights, kernel)
                  : op == "softmax" ? softmax_case(context, d[0], d[1], d[2], d[3])
-                 : op == "peak"    ? peak_case(context)
+                 : op == "peak"    ? peak_case(context, d[0] == 16 ? Element::f16 : Element::f32)
                                    : copy_case(context);
         const Timing t = measure(context, c, repeat);
         const double rate = c.work / (t.median_ms * 1e6);  // GFLOPS or GB/s
@@ -258,7 +269,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
       }
       if (json) {
         out("{}\n", nlohmann::json{{"device", context.info().name}, {"tuning", context.tuning().name},
-                                   {"dispatches", repeat}, {"results", rows}}.dump(2));
+                                   {"dispatches", repeat}, {"results", rows}, {"skipped", skipped}}.dump(2));
       }
       return 0;
     };

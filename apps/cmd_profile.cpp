@@ -89,7 +89,7 @@ int run_profile(const ProfileArgs& args) {
     summary["batch_size"] = decode.batch_sentences;
     summary["wall_ms"] = wall;
     summary["wall_ms_without_timestamps"] = plain_wall;
-    summary["ceilings"] = {{"gflops", ceilings.gflops}, {"gbps", ceilings.gbps}};
+    summary["ceilings"] = {{"gflops", ceilings.gflops}, {"gflops_f16", ceilings.gflops_f16}, {"gbps", ceilings.gbps}};
     summary["sentences"] = lines.size();
     summary["target_tokens"] = tokens;
     out("{}\n", summary.dump(2));

@@ -283,12 +283,29 @@ TEST_CASE("no shader needs a feature or subgroup operation that lavapipe lacks o
     INFO(kernel.shader);
     if (kernel.shader != "matmul_coopmat") CHECK(missing_capabilities(kernel.shader, device).empty());
   }
-  // matmul_coopmat needs what a cooperative-matrix tuning enables, and only that.
+  // matmul_coopmat needs what a cooperative-matrix tuning enables, and only that (Float16 is enabled where
+  // the device has it: lavapipe has).
+  REQUIRE(float16_arithmetic(device));
   const auto missing = missing_capabilities("matmul_coopmat", device);
-  REQUIRE(missing.size() == 3);
-  CHECK_THAT(missing[0],
-             Catch::Contains("(Float16)") && Catch::Contains("only under a tuning with cooperative matrices"));
-  CHECK_THAT(missing[1], Catch::Contains("(VulkanMemoryModel)"));
-  CHECK_THAT(missing[2], Catch::Contains("(CooperativeMatrixNV)"));
+  REQUIRE(missing.size() == 2);
+  CHECK_THAT(missing[0], Catch::Contains("(VulkanMemoryModel)") &&
+                             Catch::Contains("only under a tuning with cooperative matrices"));
+  CHECK_THAT(missing[1], Catch::Contains("(CooperativeMatrixNV)"));
   CHECK(missing_capabilities("matmul_coopmat", device, true).empty());
+  CHECK(missing_capabilities("peak_fma_f16", device).empty());
+}
+
+TEST_CASE("f16 arithmetic needs shaderFloat16 on Vulkan 1.2", "[portability]") {
+  DeviceInfo device = minimum_device();
+  device.usable_api_version = VK_API_VERSION_1_2;
+  CHECK(missing_capabilities("peak_fma", device).empty());
+  const auto missing = missing_capabilities("peak_fma_f16", device);
+  REQUIRE(missing.size() == 1);
+  CHECK_THAT(missing[0], Catch::Contains("(Float16)") && Catch::Contains("shaderFloat16"));
+  device.shader_float16 = true;
+  CHECK(float16_arithmetic(device));
+  CHECK(missing_capabilities("peak_fma_f16", device).empty());
+  device.usable_api_version = VK_API_VERSION_1_1;  // the feature struct is core from 1.2
+  CHECK(!float16_arithmetic(device));
+  CHECK(!missing_capabilities("peak_fma_f16", device).empty());
 }

@@ -302,6 +302,10 @@ TEST_CASE("cli: profile decodes as translate does unless told otherwise, and its
     CHECK(summary["batch_size"] == c.batch_size);
     CHECK(summary["model"] == model);
     CHECK(summary["sentences"] == 2);
+    // The ceilings the rates are shares of: f16 where the device computes in f16 (lavapipe does).
+    CHECK(summary["ceilings"]["gflops"].get<double>() > 0);
+    CHECK(summary["ceilings"]["gbps"].get<double>() > 0);
+    CHECK((summary["ceilings"]["gflops_f16"].get<double>() > 0) == context.float16());
     // The decoder ran the beam it reports: its rows, from the flops of a d x d matmul, are sentences x beam
     // while both sentences decode (fewer once one has finished).
     size_t steps = 0;
@@ -328,4 +332,24 @@ TEST_CASE("cli: profile decodes as translate does unless told otherwise, and its
     CHECK(svg.find(fmt::format("beam {}, batch size {}, 2 sentences | wall {:.1f} ms", c.beam, c.batch_size,
                                summary["wall_ms"].get<double>())) != std::string::npos);
   }
+}
+
+TEST_CASE("cli: bench ops measures the f32 and f16 peaks and the copy bandwidth", "[profile][cli]") {
+  const auto result = testing::run_cli("bench ops --op peak --op copy --json --repeat 1", "");
+  CHECK(result.err.empty());
+  REQUIRE(result.exit_code == 0);
+  std::string out;
+  for (const auto& line : result.out) out += line + "\n";
+  const auto report = nlohmann::json::parse(out);
+  std::vector<std::string> variants;
+  for (const auto& row : report["results"]) {
+    INFO(row.dump());
+    CHECK(row["rate"].get<double>() > 0);
+    CHECK(row["unit"] == (row["op"] == "copy" ? "GB/s" : "GFLOPS"));
+    variants.push_back(row["variant"]);
+  }
+  // lavapipe has shaderFloat16; a device without it lists the f16 peak as skipped, with the reason.
+  REQUIRE(testing::context_for().float16());
+  CHECK(variants == std::vector<std::string>{"peak_fma", "peak_fma_f16", "copy"});
+  CHECK(report["skipped"].empty());
 }

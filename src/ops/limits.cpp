@@ -9,13 +9,21 @@
 namespace vkformer {
 
 void record_peak_fma(Sequence& sequence, Context& context, View out, uint32_t count, uint32_t iterations,
-                     std::string_view label) {
+                     Element arithmetic, std::string_view label) {
   if (out.buffer->bytes() < (uint64_t(out.offset) + count) * sizeof(float)) {
     throw Error(fmt::format("{}: output buffer too small", label));
   }
+  if (arithmetic != Element::f32 && arithmetic != Element::f16) {
+    throw Error(fmt::format("{}: the peak-FMA kernel computes in f32 or f16, not {}", label, element_name(arithmetic)));
+  }
+  const bool f16 = arithmetic == Element::f16;
+  if (f16 && !context.float16()) {
+    throw Error(fmt::format("{}: f16 arithmetic needs shaderFloat16 on Vulkan 1.2, which '{}' lacks", label,
+                            context.info().name));
+  }
   const uint32_t wg = context.tuning().reduce_wg;
-  const Kernel& kernel = context.kernel({.shader = "peak_fma", .bindings = 1, .push_constant_bytes = 12,
-                                         .specialization = {wg}});
+  const Kernel& kernel = context.kernel({.shader = f16 ? "peak_fma_f16" : "peak_fma", .bindings = 1,
+                                         .push_constant_bytes = 12, .specialization = {wg}});
   const std::array<uint32_t, 3> push{count, iterations, out.offset};
   sequence.dispatch(kernel, {out.buffer}, push, groups_for(count, wg), label,
                     {.flops = peak_fma_flops(count, iterations), .bytes = 4.0 * count});
@@ -52,15 +60,21 @@ DeviceCeilings measure_ceilings(Context& context) {
   Sequence sequence(context, "device ceilings", true);
   if (!sequence.timestamps()) return {};
   constexpr int kRepeat = 3;
+  const bool f16 = context.float16();
   sequence.begin();
   for (int i = 0; i < kRepeat; ++i) record_peak_fma(sequence, context, {&fma_out, 0}, sizes.fma_invocations, sizes.fma_iterations);
   for (int i = 0; i < kRepeat; ++i) record_copy(sequence, context, {&in, 0}, {&out, 0}, uint32_t(sizes.copy_bytes / 16));
+  for (int i = 0; f16 && i < kRepeat; ++i) {
+    record_peak_fma(sequence, context, {&fma_out, 0}, sizes.fma_invocations, sizes.fma_iterations, Element::f16);
+  }
   sequence.end();
   context.submit_and_wait({sequence.command_buffer()});  // compiles the pipelines, touches the memory
   context.submit_and_wait({sequence.command_buffer()});
   auto times = sequence.dispatch_times_ms();
   const auto best = [&](size_t first) { return *std::min_element(times.begin() + first, times.begin() + first + kRepeat); };
-  return {.gflops = peak_fma_flops(sizes.fma_invocations, sizes.fma_iterations) / (best(0) * 1e6),
+  const double flops = peak_fma_flops(sizes.fma_invocations, sizes.fma_iterations);
+  return {.gflops = flops / (best(0) * 1e6),
+          .gflops_f16 = f16 ? flops / (best(2 * kRepeat) * 1e6) : 0.0,
           .gbps = 2.0 * sizes.copy_bytes / (best(kRepeat) * 1e6)};
 }
 

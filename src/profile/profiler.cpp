@@ -172,8 +172,11 @@ std::string Profiler::table() const {
   const double layer_total = encoder + decoder;
   out += fmt::format("\nencoder {:.3f} ms ({:.1f}%), decoder {:.3f} ms ({:.1f}%)\n\n", encoder,
                      100 * encoder / std::max(layer_total, 1e-9), decoder, 100 * decoder / std::max(layer_total, 1e-9));
+  // The kernels compute in f32: their rates are shares of the f32 peak; the f16 peak is what f16
+  // arithmetic could reach.
   if (ceilings_.gflops > 0) {
-    out += fmt::format("device ceilings (peak_fma, copy kernels): {:.0f} GFLOP/s, {:.0f} GB/s\n", ceilings_.gflops,
+    out += fmt::format("device ceilings (peak_fma, copy kernels): {:.0f} GFLOP/s{}, {:.0f} GB/s\n", ceilings_.gflops,
+                       ceilings_.gflops_f16 > 0 ? fmt::format(" (f16: {:.0f})", ceilings_.gflops_f16) : "",
                        ceilings_.gbps);
   }
   out += fmt::format("{:<22} {:>6} {:>10} {:>7} {:>22} {:>18}\n", "dispatch", "count", "total ms", "share",

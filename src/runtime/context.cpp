@@ -59,8 +59,8 @@ vk::SubgroupFeatureFlags subgroup_operation(uint32_t capability) {
   }
 }
 
-// Float16, VulkanMemoryModel and CooperativeMatrixNV: what matmul_coopmat declares, enabled with the
-// extension.
+// Float16 (enabled where the device has it), VulkanMemoryModel and CooperativeMatrixNV: what matmul_coopmat
+// declares, the last two enabled with the extension.
 constexpr uint32_t kFloat16 = 9, kVulkanMemoryModel = 5345, kCooperativeMatrixNV = 5357;
 
 std::string describe_capability(uint32_t capability) {
@@ -68,11 +68,12 @@ std::string describe_capability(uint32_t capability) {
     return fmt::format("subgroup capability {} ({} in compute shaders), which the device lacks", capability,
                        vk::to_string(op));
   }
-  if (capability == kFloat16 || capability == kVulkanMemoryModel || capability == kCooperativeMatrixNV) {
+  if (capability == kFloat16) {
+    return "capability 9 (Float16), which needs shaderFloat16 on Vulkan 1.2, which the device lacks";
+  }
+  if (capability == kVulkanMemoryModel || capability == kCooperativeMatrixNV) {
     return fmt::format("capability {} ({}), which vkformer enables only under a tuning with cooperative matrices",
-                       capability, capability == kFloat16             ? "Float16"
-                                   : capability == kVulkanMemoryModel ? "VulkanMemoryModel"
-                                                                      : "CooperativeMatrixNV");
+                       capability, capability == kVulkanMemoryModel ? "VulkanMemoryModel" : "CooperativeMatrixNV");
   }
   return fmt::format("capability {}, which needs a device feature that vkformer does not enable", capability);
 }
@@ -87,10 +88,8 @@ std::vector<std::string> missing_capabilities(std::string_view shader, const Dev
     const uint32_t capability = words[at + 1];
     constexpr uint32_t kShader = 1, kSampledBuffer = 46;  // core Vulkan 1.0: no feature needed
     if (capability == kShader || capability == kSampledBuffer) continue;
-    if (cooperative_matrix && (capability == kFloat16 || capability == kVulkanMemoryModel ||
-                               capability == kCooperativeMatrixNV)) {
-      continue;
-    }
+    if (capability == kFloat16 && float16_arithmetic(device)) continue;
+    if (cooperative_matrix && (capability == kVulkanMemoryModel || capability == kCooperativeMatrixNV)) continue;
     const auto op = subgroup_operation(capability);
     if (op && (device.subgroup_operations & op) == op) continue;
     missing.push_back(describe_capability(capability));
@@ -137,15 +136,19 @@ Context::Context(const ContextOptions& options)
   const float priority = 1.0f;
   vk::DeviceQueueCreateInfo queue_info{.queueFamilyIndex = queue_family_, .queueCount = 1,
                                        .pQueuePriorities = &priority};
-  // No optional feature but what matmul_coopmat needs, under a tuning that uses it (choose_tuning has
-  // checked that the device has each, Vulkan 1.2 included): the other shaders need none
-  // (Context::kernel refuses a capability that would).
+  // No optional feature but shaderFloat16 where the device has it (the f16 peak-FMA kernel), and what
+  // matmul_coopmat needs under a tuning that uses it (choose_tuning has checked that the device has each,
+  // Vulkan 1.2 included): the other shaders need none (Context::kernel refuses a capability that would).
   const auto extensions = device_extensions(info_, cooperative_matrix());
   vk::PhysicalDeviceVulkanMemoryModelFeatures memory_model{.vulkanMemoryModel = true};
-  vk::PhysicalDeviceShaderFloat16Int8Features float16{.pNext = &memory_model, .shaderFloat16 = true};
+  vk::PhysicalDeviceShaderFloat16Int8Features float16{.pNext = cooperative_matrix() ? &memory_model : nullptr,
+                                                      .shaderFloat16 = true};
   vk::PhysicalDeviceCooperativeMatrixFeaturesNV cooperative{.pNext = &float16, .cooperativeMatrix = true};
+  void* features = cooperative_matrix() ? static_cast<void*>(&cooperative)
+                   : float16_arithmetic(info_) ? static_cast<void*>(&float16)
+                                               : nullptr;
   try {
-    device_ = physical_.createDevice({.pNext = cooperative_matrix() ? &cooperative : nullptr,
+    device_ = physical_.createDevice({.pNext = features,
                                       .queueCreateInfoCount = 1,
                                       .pQueueCreateInfos = &queue_info,
                                       .enabledExtensionCount = uint32_t(extensions.size()),

@@ -82,6 +82,10 @@ const CooperativeMatrixShape* matmul_cooperative_shape(const DeviceInfo& device)
   return nullptr;
 }
 
+bool float16_arithmetic(const DeviceInfo& device) {
+  return device.usable_api_version >= VK_API_VERSION_1_2 && device.shader_float16;
+}
+
 std::string cooperative_matrix_misfit(const DeviceInfo& device) {
   if (!device.cooperative_matrix_nv) {
     return device.cooperative_matrix_khr
@@ -92,7 +96,7 @@ std::string cooperative_matrix_misfit(const DeviceInfo& device) {
   if (!matmul_cooperative_shape(device)) {
     return "VK_NV_cooperative_matrix lists no 16x16x16 shape with f16 A and B, f32 C and D, subgroup scope";
   }
-  if (device.usable_api_version < VK_API_VERSION_1_2 || !device.shader_float16 || !device.vulkan_memory_model) {
+  if (!float16_arithmetic(device) || !device.vulkan_memory_model) {
     return "cooperative matrices need Vulkan 1.2 with shaderFloat16 and vulkanMemoryModel here";
   }
   if (!(device.subgroup_operations & vk::SubgroupFeatureFlagBits::eBasic)) {

@@ -80,12 +80,13 @@ def main():
 
     # (weights as stored, report): the f16 kernels the default tuning picks at the coopmat shapes, then coopmat.
     ops = [(p, load(out / f"bench-ops-{p}.json")) for p in ("f32", "f16", "f16-decoder", "coopmat")]
-    ceilings = {r["op"]: r for r in (load(out / "bench-ops-ceilings.json") or {}).get("results", [])}
+    # Keyed by variant: peak_fma (f32), peak_fma_f16 (where the device computes in f16), copy.
+    ceilings = {r["variant"]: r for r in (load(out / "bench-ops-ceilings.json") or {}).get("results", [])}
     copy_gbps = ceilings["copy"]["rate"] if "copy" in ceilings else None
     if ceilings:
-        summary["ceilings"] = {op: r["rate"] for op, r in ceilings.items()}
+        summary["ceilings"] = {variant: r["rate"] for variant, r in ceilings.items()}
         md.append("\n## Device ceilings (`vkformer bench ops --op peak --op copy`)\n\n"
-                  + ", ".join(f"{op} {r['shape']}: {r['rate']:.0f} {r['unit']}" for op, r in ceilings.items()))
+                  + ", ".join(f"{variant} {r['shape']}: {r['rate']:.0f} {r['unit']}" for variant, r in ceilings.items()))
     torch_ops = load(out / "torch-ops.json")
     peer = {}
     if torch_ops:

@@ -62,8 +62,9 @@ class Instance {
 };
 
 // What the embedded SPIR-V `shader` declares that `device`, opened as Context opens it, cannot run: one
-// line per capability; empty when it can. No optional feature is enabled, except with
-// `cooperative_matrix` (a tuning that uses it): VK_NV_cooperative_matrix, shaderFloat16, vulkanMemoryModel.
+// line per capability; empty when it can. The optional features enabled: shaderFloat16 where the device
+// has it (float16_arithmetic), and with `cooperative_matrix` (a tuning that uses it)
+// VK_NV_cooperative_matrix and vulkanMemoryModel.
 std::vector<std::string> missing_capabilities(std::string_view shader, const DeviceInfo& device,
                                               bool cooperative_matrix = false);
 
@@ -85,6 +86,8 @@ class Context {
   // The device was opened with VK_NV_cooperative_matrix and what matmul_coopmat needs beside it: only
   // under a tuning that uses cooperative matrices, which fits only where the device has them.
   bool cooperative_matrix() const { return tuning_.cooperative_matrix; }
+  // Opened with shaderFloat16: shaders may compute in f16 (float16_arithmetic).
+  bool float16() const { return float16_arithmetic(info_); }
   const vk::PhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
   vk::PhysicalDevice physical() const { return physical_; }
   Instance& instance() { return *instance_; }

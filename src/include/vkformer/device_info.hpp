@@ -60,8 +60,8 @@ struct DeviceInfo {
   uint32_t max_push_constants_bytes = 0;
   float timestamp_period_ns = 0;
   uint32_t timestamp_valid_bits = 0;
-  // shaderFloat16 is enabled only with VK_NV_cooperative_matrix (matmul_coopmat stages f16 in shared
-  // memory); 16-bit storage is reported only.
+  // shaderFloat16 is enabled where float16_arithmetic() says (the f16 peak-FMA kernel; matmul_coopmat
+  // stages f16 in shared memory); 16-bit storage is reported only.
   bool shader_float16 = false;
   bool storage_buffer_16bit = false;
   bool f16_texel_buffers = false;  // R16G16B16A16_SFLOAT uniform texel buffers (--precision f16)
@@ -99,6 +99,9 @@ std::vector<DeviceInfo> describe_devices(vk::Instance instance);
 // The shape matmul_coopmat takes (16x16x16, f16 A and B, f32 C and D, subgroup scope), or nullptr when the
 // device reports none.
 const CooperativeMatrixShape* matmul_cooperative_shape(const DeviceInfo& device);
+
+// Whether a Context opens the device with shaderFloat16 (Vulkan 1.2 core): f16 arithmetic in shaders.
+bool float16_arithmetic(const DeviceInfo& device);
 
 // Why matmul_coopmat cannot run on the device, one line; empty when it can: VK_NV_cooperative_matrix in
 // compute with matmul_cooperative_shape(), shaderFloat16 and vulkanMemoryModel on Vulkan 1.2, subgroup

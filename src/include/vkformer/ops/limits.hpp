@@ -9,9 +9,10 @@ namespace vkformer {
 // `vkformer bench ops` reports and the profile divides each dispatch's rate by.
 constexpr uint32_t kPeakFmaChains = 8;  // CHAINS in peak_fma.comp
 
-// out[i] for i < count: the sum of 8 vec4 chains of `iterations` fused multiply-adds (see the shader).
+// out[i] for i < count: the sum of 8 vec4 chains of `iterations` fused multiply-adds (see the shader), in
+// f32 or (`arithmetic` f16, peak_fma_f16) in f16 where the Context has float16() (an Error says why not).
 void record_peak_fma(Sequence& sequence, Context& context, View out, uint32_t count, uint32_t iterations,
-                     std::string_view label = "peak fma");
+                     Element arithmetic = Element::f32, std::string_view label = "peak fma");
 inline double peak_fma_flops(uint32_t count, uint32_t iterations) {
   return 2.0 * 4 * kPeakFmaChains * double(count) * iterations;
 }
@@ -27,9 +28,10 @@ struct CeilingSizes {
 };
 CeilingSizes ceiling_sizes(const Context& context);
 
-// The device's measured FMA rate and copy bandwidth (bytes read + written), each from the fastest of three dispatches.
+// The device's measured FMA rates and copy bandwidth (bytes read + written), each from the fastest of three
+// dispatches; gflops_f16 is 0 where the device has no f16 arithmetic.
 struct DeviceCeilings {
-  double gflops = 0, gbps = 0;
+  double gflops = 0, gflops_f16 = 0, gbps = 0;
 };
 DeviceCeilings measure_ceilings(Context& context);
 
