@@ -6,9 +6,11 @@
 # where the code that uses it is never run. The matmuls with the residual add and LayerNorm in their
 # epilogue (shaders/include/matmul_norm.glsl): four more bindings and a coherent C, which the plain
 # matmuls should not carry. The peak-FMA kernel in f16 (the Float16 capability, only where the device has it).
+# attention with its (row, head)s split across subgroup lanes (subgroup shuffles, which not every device has).
 set(VKFORMER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP matmul:matmul_norm:NORM
-    matmul_tiled:matmul_tiled_norm:NORM matmul_gemv:matmul_gemv_norm:NORM peak_fma:peak_fma_f16:F16)
+    matmul_tiled:matmul_tiled_norm:NORM matmul_gemv:matmul_gemv_norm:NORM peak_fma:peak_fma_f16:F16
+    attention:attention_lanes:LANES)
 
 # Compiles `shader` as `name` (with -D`define` when given); appends to `sources` and `names`.
 macro(vkformer_compile_shader shader name define)

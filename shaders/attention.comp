@@ -18,15 +18,29 @@
 // view) and `bias`, so the query matmul is not a dispatch of its own. Self: N = 3 * d_model (q, k, v rows),
 // the step's key and value are computed too and written to the cache slot (kv is unbound), and the step's
 // own key is attended first, from registers.
+// Built twice (cmake/Shaders.cmake): attention, and attention_lanes with LANES defined, where LANE_COUNT
+// invocations of one subgroup share each (row, head), each taking HEAD_DIM / LANE_COUNT of its dimensions
+// (its slice of q, k, v, the projection's rows and the output) and adding up the q.k partial sums with
+// subgroup shuffles: no barriers and no shared memory, for CPU drivers, where a (row, head) is one lane of
+// a vector and a decoder step at batch 1 would otherwise leave all but a few lanes, and one thread, idle.
 #extension GL_EXT_control_flow_attributes : enable
+#ifdef LANES
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool CROSS = false;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(constant_id = 3) const bool VEC4 = true;  // HEAD_DIM, strides and offsets are multiples of 4
 layout(constant_id = 4) const bool SCORES = false;
 layout(constant_id = 5) const bool PROJECT = false;
-const uint V4 = VEC4 ? HEAD_DIM / 4 : 1;
-const uint PADDED = HEAD_DIM / 4 + 1;  // vec4s that hold HEAD_DIM values, padded with zeros
+#ifdef LANES
+layout(constant_id = 6) const uint LANE_COUNT = 1;  // a power of two dividing HEAD_DIM / 4 and the subgroup
+#else
+const uint LANE_COUNT = 1;
+#endif
+const uint DIMS = HEAD_DIM / LANE_COUNT;  // this invocation's dimensions of its head
+const uint V4 = VEC4 ? DIMS / 4 : 1;
+const uint PADDED = DIMS / 4 + 1;  // vec4s that hold DIMS values, padded with zeros
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(binding = 1) uniform textureBuffer q4;
@@ -64,16 +78,24 @@ vec4 kv_vec4(uint base, uint i, bool in_cache) {
 
 float kv_scalar(uint index, bool in_cache) { return in_cache ? cache[index] : kv[index]; }
 
-// PROJECT: weight rows part * d_model + head * HEAD_DIM + i (part 0: q, 1: k, 2: v) times the row of x at
-// x_base, plus the bias. Each x texel is loaded once for all HEAD_DIM rows.
-void project(uint part, uint head, uint x_base, out vec4 result[PADDED]) {
-  const uint first = part * p.d_model + head * HEAD_DIM;
-  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) result[i] = vec4(0.0);
+// The (row, head)'s sum of the LANE_COUNT invocations' partial sums, in each of them.
+float lanes_sum(float partial) {
+#ifdef LANES
+  [[unroll]] for (uint mask = LANE_COUNT / 2u; mask > 0u; mask /= 2u) partial += subgroupShuffleXor(partial, mask);
+#endif
+  return partial;
+}
+
+// PROJECT: weight rows part * d_model + head * HEAD_DIM + dim0 + i for i < DIMS (part 0: q, 1: k, 2: v)
+// times the row of x at x_base, plus the bias. Each x texel is loaded once for all DIMS rows.
+void project(uint part, uint head, uint dim0, uint x_base, out vec4 result[PADDED]) {
+  const uint first = part * p.d_model + head * HEAD_DIM + dim0;
+  [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) result[i] = vec4(0.0);
   if (VEC4) {
     const uint w_base = (p.weight_offset + first * p.d_model) / 4u;
     for (uint u = 0; u < p.d_model / 4u; ++u) {
       const vec4 x = texelFetch(q4, int(x_base / 4u + u));
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) {
         result[i / 4][i % 4] += dot(texelFetch(weight4, int(w_base + i * (p.d_model / 4u) + u)), x);
       }
     }
@@ -81,65 +103,76 @@ void project(uint part, uint head, uint x_base, out vec4 result[PADDED]) {
     const uint w_base = p.weight_offset + first * p.d_model;
     for (uint k = 0; k < p.d_model; ++k) {
       const float x = q[x_base + k];
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) {
         const uint at = w_base + i * p.d_model + k;
         result[i / 4][i % 4] += texelFetch(weight4, int(at / 4u))[at % 4u] * x;
       }
     }
   }
-  [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+  [[unroll]] for (uint i = 0; i < DIMS; ++i) {
     const uint at = p.bias_offset + first + i;
     result[i / 4][i % 4] += texelFetch(bias4, int(at / 4u))[at % 4u];
   }
 }
 
 void main() {
-  const uint id = gl_GlobalInvocationID.x;
-  if (id >= p.rows * p.heads) return;
+#ifdef LANES
+  // The lanes of a (row, head) are consecutive in one subgroup (the host checks that workgroups are whole
+  // subgroups, or one), so the shuffles in lanes_sum stay among them.
+  const uint local = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+  const uint group = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  const uint id = group * (gl_WorkGroupSize.x / LANE_COUNT) + local / LANE_COUNT;
+  const uint dim0 = local % LANE_COUNT * DIMS;
+#else
+  // Rows of workgroups beyond the grid's x limit (groups_for): y counts whole rows of them.
+  const uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint dim0 = 0u;
+#endif
+  if (id >= p.rows * p.heads) return;  // all the lanes of a (row, head) or none
   // PROJECT: consecutive invocations take consecutive rows of one head, so the lanes of a CPU driver's
   // vector fetch the same weight texel.
   const uint row = PROJECT ? id % p.rows : id / p.heads, head = PROJECT ? id / p.rows : id % p.heads;
 
   vec4 qv[PADDED];
-  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) qv[i] = vec4(0.0);
-  const uint q_base = p.q_offset + row * p.q_stride + head * HEAD_DIM;
+  [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) qv[i] = vec4(0.0);
+  const uint q_base = p.q_offset + row * p.q_stride + head * HEAD_DIM + dim0;
   const uint x_base = p.q_offset + row * p.q_stride;  // PROJECT
   if (PROJECT) {
-    project(0, head, x_base, qv);
-    [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) qv[i] *= p.scale;
+    project(0, head, dim0, x_base, qv);
+    [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) qv[i] *= p.scale;
   } else if (VEC4) {
     [[unroll]] for (uint i = 0; i < V4; ++i) qv[i] = texelFetch(q4, int(q_base / 4u + i)) * p.scale;
   } else {
-    [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) qv[i / 4][i % 4] = q[q_base + i] * p.scale;
+    [[unroll]] for (uint i = 0; i < DIMS; ++i) qv[i / 4][i % 4] = q[q_base + i] * p.scale;
   }
 
   uint keys;
   uint step = 0;
   uint sentence = 0;
-  const uint new_kv = p.kv_offset + row * p.kv_stride + head * HEAD_DIM;  // self: this step's k
+  const uint new_kv = p.kv_offset + row * p.kv_stride + head * HEAD_DIM + dim0;  // self: this step's k
   float running_max = -1.0e30, total = 0.0;
   vec4 acc[PADDED];
-  [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) acc[i] = vec4(0.0);
+  [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) acc[i] = vec4(0.0);
   if (CROSS) {
     sentence = p.rows_per_sentence != 0u ? row / p.rows_per_sentence : state[p.sentence_offset + row];
     keys = state[p.length_offset + sentence];
   } else {
     step = state[p.step_index];
     keys = step + 1;
-    const uint to = (row * p.capacity + step) * 2u * p.d_model + head * HEAD_DIM;
+    const uint to = (row * p.capacity + step) * 2u * p.d_model + head * HEAD_DIM + dim0;
     if (PROJECT) {
       // The online softmax from the step's own key: running max its score, total weight 1, acc its value.
       vec4 k[PADDED];
-      project(1, head, x_base, k);
+      project(1, head, dim0, x_base, k);
       float score = 0.0;
-      [[unroll]] for (uint i = 0; i <= HEAD_DIM / 4; ++i) score += dot(qv[i], k[i]);
-      running_max = score;
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) cache[to + i] = k[i / 4][i % 4];
-      project(2, head, x_base, acc);
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) cache[to + p.d_model + i] = acc[i / 4][i % 4];
+      [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) score += dot(qv[i], k[i]);
+      running_max = lanes_sum(score);
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) cache[to + i] = k[i / 4][i % 4];
+      project(2, head, dim0, x_base, acc);
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) cache[to + p.d_model + i] = acc[i / 4][i % 4];
       total = 1.0;
     } else {
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) {
         cache[to + i] = kv[new_kv + i];
         cache[to + p.d_model + i] = kv[new_kv + p.d_model + i];
       }
@@ -152,21 +185,22 @@ void main() {
     uint k_base;
     bool in_cache = false;  // this step's own key is read from kv: the cache's view may not see it yet
     if (CROSS) {
-      k_base = p.kv_offset + (sentence * p.source_capacity + t) * p.kv_stride + head * HEAD_DIM;
+      k_base = p.kv_offset + (sentence * p.source_capacity + t) * p.kv_stride + head * HEAD_DIM + dim0;
     } else if (!PROJECT && t == step) {
       k_base = new_kv;
     } else {
       const uint slot_row = state[p.trace_offset + row * p.capacity + t];
-      k_base = (slot_row * p.capacity + t) * 2u * p.d_model + head * HEAD_DIM;
+      k_base = (slot_row * p.capacity + t) * 2u * p.d_model + head * HEAD_DIM + dim0;
       in_cache = true;
     }
     float score = 0.0;
     if (VEC4) {
       [[unroll]] for (uint i = 0; i < V4; ++i) score += dot(qv[i], kv_vec4(k_base, i, in_cache));
     } else {
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) score += qv[i / 4][i % 4] * kv_scalar(k_base + i, in_cache);
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) score += qv[i / 4][i % 4] * kv_scalar(k_base + i, in_cache);
     }
-    if (SCORES) scores[p.scores_offset + (row * p.heads + head) * p.source_capacity + t] = score;
+    score = lanes_sum(score);
+    if (SCORES && dim0 == 0u) scores[p.scores_offset + (row * p.heads + head) * p.source_capacity + t] = score;
     const float new_max = max(running_max, score);
     const float correction = exp(running_max - new_max);
     const float weight = exp(score - new_max);
@@ -175,7 +209,7 @@ void main() {
     if (VEC4) {
       [[unroll]] for (uint i = 0; i < V4; ++i) acc[i] = acc[i] * correction + weight * kv_vec4(v_base, i, in_cache);
     } else {
-      [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) {
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) {
         acc[i / 4][i % 4] = acc[i / 4][i % 4] * correction + weight * kv_scalar(v_base + i, in_cache);
       }
     }
@@ -183,10 +217,10 @@ void main() {
   }
   // No keys (an empty source) gives zeros rather than NaN.
   const float inverse = keys > 0 ? 1.0 / total : 0.0;
-  const uint out_base = p.out_offset + row * p.out_stride + head * HEAD_DIM;
+  const uint out_base = p.out_offset + row * p.out_stride + head * HEAD_DIM + dim0;
   if (VEC4) {
     [[unroll]] for (uint i = 0; i < V4; ++i) result4[out_base / 4u + i] = acc[i] * inverse;
   } else {
-    [[unroll]] for (uint i = 0; i < HEAD_DIM; ++i) result[out_base + i] = acc[i / 4][i % 4] * inverse;
+    [[unroll]] for (uint i = 0; i < DIMS; ++i) result[out_base + i] = acc[i / 4][i % 4] * inverse;
   }
 }

@@ -17,6 +17,19 @@ struct Push {
 };
 }  // namespace
 
+uint32_t attention_lanes(const Context& context, uint32_t head_dim, uint32_t wg) {
+  const DeviceInfo& d = context.info();
+  constexpr auto kShuffle = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eShuffle;
+  const uint32_t smallest = d.min_subgroup_size ? d.min_subgroup_size : d.subgroup_size;
+  const uint32_t largest = std::max(d.max_subgroup_size, d.subgroup_size);
+  // Each workgroup is one subgroup or whole ones, so a (row, head)'s lanes share a subgroup.
+  const bool whole = wg <= smallest || (largest && wg % largest == 0);
+  if ((d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
+  uint32_t lanes = std::max(context.tuning().attention_lanes, 1u);
+  while (lanes > 1 && (lanes > smallest || wg % lanes != 0 || head_dim % (4 * lanes) != 0)) lanes /= 2;
+  return lanes;
+}
+
 bool attention_projects(View weight, View bias) {
   const Element element = weight.buffer->element();
   return (element == Element::f32 || element == Element::f16) && weight.buffer->vec4_view() && bias.buffer &&
@@ -51,16 +64,19 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
   const bool per_workgroup = split > 0 && shared_words * 4 <= context.info().shared_memory_bytes &&
                              a.rows <= context.info().max_workgroup_count[1];
   const uint32_t wg = per_workgroup ? split : context.tuning().reduce_wg;
+  // Lanes split the projection, which dominates a projecting kernel; without one, each lane's share of a key
+  // is a few loads against a whole online-softmax update, and batch 32 ran slower so.
+  const uint32_t lanes = per_workgroup || !project ? 1 : attention_lanes(context, a.head_dim, wg);
   // q4, kv4, cache4 (attention.comp), weight4 and bias4.
   constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 5) | (1u << 10) | (1u << 11);
   std::vector<uint32_t> specialization{wg, a.cross, a.head_dim};
   if (!per_workgroup) specialization.push_back(vec4);
   specialization.push_back(scores);
-  if (project) {
-    specialization.push_back(1);
-    if (per_workgroup) specialization.push_back(vec4);  // attention_wg's VEC4 only applies to the projection
-  }
-  const Kernel& kernel = context.kernel({.shader = per_workgroup ? "attention_wg" : "attention", .bindings = 12,
+  if (project || lanes > 1) specialization.push_back(project);
+  if (per_workgroup && project) specialization.push_back(vec4);  // attention_wg's VEC4 only applies to the projection
+  if (lanes > 1) specialization.push_back(lanes);                  // LANE_COUNT, constant 6 of attention_lanes
+  const std::string_view shader = per_workgroup ? "attention_wg" : lanes > 1 ? "attention_lanes" : "attention";
+  const Kernel& kernel = context.kernel({.shader = std::string(shader), .bindings = 12,
                                          .texel_bindings = kTexelBindings, .push_constant_bytes = sizeof(Push),
                                          .specialization = specialization});
   const Push push{a.rows, a.heads, a.d_model, a.q.offset, a.q_stride, a.kv.offset, a.kv_stride, a.capacity,
@@ -75,7 +91,9 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
   sequence.dispatch(kernel,
                     {a.q.buffer, a.q.buffer, kv, kv, cache, cache, a.state, a.out.buffer, a.out.buffer,
                      scores_buffer, weight, bias},
-                    push, per_workgroup ? std::array<uint32_t, 3>{a.heads, a.rows, 1} : groups_for(uint64_t(a.rows) * a.heads, wg),
+                    push,
+                    per_workgroup ? std::array<uint32_t, 3>{a.heads, a.rows, 1}
+                                  : groups_for(uint64_t(a.rows) * a.heads * lanes, wg),
                     label);
 }
 

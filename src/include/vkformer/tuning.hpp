@@ -30,6 +30,11 @@ struct Tuning {
   // Attention: 0 runs one invocation per (row, head) over all keys (CPU drivers: no barriers); else
   // workgroups of this many invocations (a power of two) per (row, head), keys split across them.
   uint32_t attention_wg = 0;
+  // Without attention_wg, in kernels that project (attention_projection_rows): invocations per (row, head)
+  // in attention.comp (1 or 0: one), each taking a slice of head_dim (its rows of the projection) and adding
+  // the q.k partial sums with subgroup shuffles (attention_lanes build). A power of two; fewer where the
+  // device's subgroups or head_dim call for it (attention_lanes()).
+  uint32_t attention_lanes = 0;
   // Decoder steps of at most this many rows (sentences x beam; 0: none) run attention kernels that compute
   // their own query (self attention also the step's key and value) from the layer input, in place of the
   // qkv and cross q matmuls: two dispatches fewer per decoder layer, but each (row, head) reads its head's

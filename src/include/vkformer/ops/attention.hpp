@@ -37,6 +37,11 @@ struct AttentionArgs {
   View weight, bias;
 };
 
+// Invocations per (row, head) that attention.comp takes when it projects (its attention_lanes build where
+// more than 1): the tuning's attention_lanes, halved until the device's subgroups hold them (shuffles, and workgroups of `wg`
+// invocations made of whole subgroups) and each one's slice of head_dim is whole vec4s.
+uint32_t attention_lanes(const Context& context, uint32_t head_dim, uint32_t wg);
+
 // Whether record_attention can take this projection: an f32 or f16 weight and a bias, both with vec4 texel
 // views (the kernels read them only through those). Not bf16, i8 or i16 weights.
 bool attention_projects(View weight, View bias);
