@@ -5,6 +5,9 @@
 // VEC4 (K, strides and offsets multiples of 4) is a specialization constant rather than a run-time flag
 // so that each pipeline holds only one of the two unrolled loops: LLVM's compile time grows with them.
 #extension GL_EXT_control_flow_attributes : enable
+#ifdef LANES
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0, local_size_y_id = 2) in;
 layout(constant_id = 0) const uint WG_X = 8;
 layout(constant_id = 2) const uint WG_Y = 8;
@@ -12,15 +15,26 @@ layout(constant_id = 3) const uint TM = 4;
 layout(constant_id = 4) const uint TN = 4;
 layout(constant_id = 6) const bool VEC4 = false;
 #include "matmul_common.glsl"
+#ifdef LANES
+layout(constant_id = 9) const uint A_LANES = 1;
+#endif
 
 const uint THREADS = WG_X * WG_Y;
 #include "matmul_norm.glsl"
 
 void multiply() {
   const uint z = gl_GlobalInvocationID.z;
+#ifdef LANES
+  const uint local = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+  const uint n0 = (gl_WorkGroupID.x * WG_X + local % WG_X) * TN;
+  const uint m0 = (gl_WorkGroupID.y * WG_Y + local / WG_X) * TM;
+  const uint group_lane = gl_SubgroupInvocationID % A_LANES, group_base = gl_SubgroupInvocationID - group_lane;
+  if (m0 >= p.M) return;
+#else
   const uint n0 = gl_GlobalInvocationID.x * TN;
   const uint m0 = gl_GlobalInvocationID.y * TM;
   if (n0 >= p.N || m0 >= p.M) return;
+#endif
   const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner);
   const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
   const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner);
@@ -45,12 +59,31 @@ void multiply() {
     // matmuls 20-35% faster (docs/BENCHMARKS.md); 3 or 4 steps were no faster.
     const uint k4_end = p.K / 4u;
     uint k4 = 0;
+#ifdef LANES
+    // The A_LANES invocations of a row block each load R of its TM rows and take the others from each
+    // other by shuffles: llvmpipe gathers every texel fetch, and the block's lanes fetched the same rows.
+    const uint R = TM / A_LANES;
+    uint my_rows[R];
+    [[unroll]] for (uint r = 0; r < R; ++r) my_rows[r] = (a_base + min(m0 + group_lane * R + r, p.M - 1) * p.lda) / 4u;
+#endif
     for (; k4 + 2u <= k4_end; k4 += 2u) {
       vec4 av[TM], av_next[TM];
+#ifdef LANES
+      vec4 mine[R], mine_next[R];
+      [[unroll]] for (uint r = 0; r < R; ++r) {
+        mine[r] = load_a4(my_rows[r] + k4);
+        mine_next[r] = load_a4(my_rows[r] + k4 + 1u);
+      }
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        av[i] = subgroupShuffle(mine[i % R], group_base + i / R);
+        av_next[i] = subgroupShuffle(mine_next[i % R], group_base + i / R);
+      }
+#else
       [[unroll]] for (uint i = 0; i < TM; ++i) {
         av[i] = load_a4(a_rows[i] + k4);
         av_next[i] = load_a4(a_rows[i] + k4 + 1u);
       }
+#endif
       [[unroll]] for (uint j = 0; j < TN; ++j) {
         const vec4 bv = load_b4(b_rows[j] + k4), bv_next = load_b4(b_rows[j] + k4 + 1u);
         [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv) + dot(av_next[i], bv_next);

@@ -316,6 +316,7 @@ std::vector<Case> matmul_cases() {
       quantized.push_back(l);
     }
     quantized.push_back(dense(3, 97, 37));
+    quantized.push_back(dense(40, 70, 128));  // the tuning's blocked kernel (cpu: matmul_lanes)
     quantized.push_back(forced(dense(17, 70, 2048), MatmulKernel::gemv));
     {
       Layout l = dense(64, 131, 128);

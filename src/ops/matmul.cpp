@@ -34,6 +34,21 @@ bool aligned4(std::initializer_list<uint32_t> values) {
 }
 }  // namespace
 
+uint32_t matmul_a_lanes(const Context& context) {
+  const Tuning& t = context.tuning();
+  const DeviceInfo& d = context.info();
+  constexpr auto kShuffle = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eShuffle;
+  const uint32_t smallest = d.min_subgroup_size ? d.min_subgroup_size : d.subgroup_size;
+  const uint32_t largest = std::max(d.max_subgroup_size, d.subgroup_size);
+  const uint32_t wg = t.matmul_wg_x * t.matmul_wg_y;
+  // Workgroups of one subgroup or whole ones, so that a row block's lanes are consecutive in one.
+  const bool whole = wg <= smallest || (largest && wg % largest == 0);
+  if (t.matmul_tiled || (d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
+  uint32_t lanes = std::max(t.matmul_a_lanes, 1u);
+  while (lanes > 1 && (lanes > smallest || t.matmul_wg_x % lanes != 0 || t.matmul_tm % lanes != 0)) lanes /= 2;
+  return lanes;
+}
+
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element) {
   const Tuning& t = context.tuning();
   if (shape.kernel == MatmulKernel::cooperative) {
@@ -53,6 +68,7 @@ std::string_view matmul_variant(const Context& context, const MatmulShape& shape
   const bool norm = shape.norm.gamma.buffer;
   if (gemv) return norm ? "matmul_gemv_norm" : "matmul_gemv";
   if (t.matmul_tiled) return norm ? "matmul_tiled_norm" : "matmul_tiled";
+  if (!norm && shape.kernel == MatmulKernel::automatic && matmul_a_lanes(context) > 1) return "matmul_lanes";
   return norm ? "matmul_norm" : "matmul";
 }
 
@@ -141,11 +157,13 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  if (quantized || s.accumulate) {
+  const bool lanes = variant == "matmul_lanes";
+  if (quantized || s.accumulate || lanes) {
     specialization.resize(7);  // B_QUANTIZED and ACCUMULATE are constants 7 and 8 in every matmul shader
     specialization.push_back(quantized);
-    if (s.accumulate) specialization.push_back(1);
+    if (s.accumulate || lanes) specialization.push_back(s.accumulate);
   }
+  if (lanes) specialization.push_back(matmul_a_lanes(context));  // A_LANES, constant 9 of matmul_lanes
   // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
   // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
   constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 6) | (1u << 7), kUintBindings = 1u << 6;

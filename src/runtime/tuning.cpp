@@ -41,14 +41,16 @@ const std::vector<Tuning>& tuning_table() {
        .reduce_wg = 128, .attention_wg = 64, .attention_projection_rows = kAnyRows, .encoder_queries = 64},
       // CPU drivers (lavapipe, SwiftShader): shared memory and barriers are slow there and loads are
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
-      // big per-invocation blocks, and one subgroup per row reduction. 16 x 16 blocks translate fastest;
-      // 16 x 32 is no faster and takes LLVM 20 s instead of 7 to compile (docs/BENCHMARKS.md).
+      // big per-invocation blocks, and one subgroup per row reduction. Blocks of 16 x 8 in workgroups of
+      // 8 x 1, whose 8 invocations share their A rows through shuffles (matmul_a_lanes): 8-26% faster than
+      // 16 x 16 blocks without (docs/BENCHMARKS.md); 16 x 32 took LLVM 20 s to compile.
+      // In attention kernels that project, 8 lanes per (row, head) (attention_lanes).
       // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
       // 512, where the matmul reads each weight texel once for a block of rows. Separate layer_norm
       // dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that had none) cost as much
       // as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
-      {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 4, .matmul_tm = 16,
-       .matmul_tn = 16, .matmul_tile_k = 16, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
+      {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 1, .matmul_tm = 16,
+       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
        .reduce_wg = 8, .attention_lanes = 8, .attention_projection_rows = 4, .fuse_norm = false},
   };
   return table;
@@ -71,7 +73,7 @@ uint64_t coopmat_shared_bytes(const Tuning& t, const CooperativeMatrixShape& sha
 
 const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
-      {"matmul", 4, 4},         {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
+      {"matmul", 4, 4},         {"matmul_lanes", 4, 4},  {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 5}, {"attention_lanes", 7, 5}, {"attention_wg", 7, 5}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
