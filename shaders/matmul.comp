@@ -4,6 +4,9 @@
 // scalar loop and barriers are expensive: each invocation computes a TM x TN block from vec4 loads.
 // VEC4 (K, strides and offsets multiples of 4) is a specialization constant rather than a run-time flag
 // so that each pipeline holds only one of the two unrolled loops: LLVM's compile time grows with them.
+// Built twice (cmake/Shaders.cmake): matmul, and matmul_lanes with LANES defined, where invocations are
+// placed by subgroup lane (a row block's A_LANES invocations consecutive in one subgroup) and share the
+// block's A loads through shuffles (Tuning::matmul_a_lanes).
 #extension GL_EXT_control_flow_attributes : enable
 #ifdef LANES
 #extension GL_KHR_shader_subgroup_shuffle : require
