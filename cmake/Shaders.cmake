@@ -10,7 +10,7 @@
 set(VKFORMER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(VKFORMER_SHADER_VARIANTS layer_norm:layer_norm_nosubgroup:NO_SUBGROUP matmul:matmul_norm:NORM
     matmul_tiled:matmul_tiled_norm:NORM matmul_gemv:matmul_gemv_norm:NORM peak_fma:peak_fma_f16:F16
-    attention:attention_lanes:LANES matmul:matmul_lanes:LANES)
+    attention:attention_lanes:LANES matmul:matmul_lanes:LANES matmul_gemv:matmul_gemv_lanes:LANES)
 
 # Compiles `shader` as `name` (with -D`define` when given); appends to `sources` and `names`.
 macro(vkformer_compile_shader shader name define)

@@ -1,10 +1,16 @@
 #version 450
 #extension GL_EXT_samplerless_texture_functions : require
 // Matmul for few rows (a decoder step), B stored [N, K]. Workgroup (x, y) computes rows
-// y * MAX_M .. + MAX_M of WG / K_SPLIT columns. K_SPLIT invocations share each output column, each summing
+// y * MAX_M .. + MAX_M of COLUMNS columns. K_SPLIT invocations share each output column, each summing
 // a strided part of k, combined through shared memory: 1 on CPU drivers (no barriers, vec4 loads), a
 // whole workgroup on GPUs (coalesced reads of B's rows).
+// Built twice (cmake/Shaders.cmake): matmul_gemv, and matmul_gemv_lanes with LANES defined, where without
+// k-splitting A_LANES lanes of a subgroup load A's texels in turn and hand them round by shuffles
+// (Tuning::matmul_a_lanes): every invocation of a workgroup reads the same rows of A.
 #extension GL_EXT_control_flow_attributes : enable
+#ifdef LANES
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 2) const uint K_SPLIT = 1;
@@ -12,15 +18,17 @@ layout(constant_id = 2) const uint K_SPLIT = 1;
 // row's loads and multiply-adds anyway.
 layout(constant_id = 3) const uint MAX_M = 8;
 #include "matmul_common.glsl"
+#ifdef LANES
+layout(constant_id = 9) const uint A_LANES = 1;
+#endif
 
-const uint COLUMNS = WG / K_SPLIT;  // output columns per workgroup
+// Without k-splitting (CPU drivers) each invocation computes CPU_COLS adjacent columns, so one load of
+// A's rows feeds CPU_COLS columns.
+const uint CPU_COLS = 4;
+const uint COLUMNS = K_SPLIT == 1 ? WG * CPU_COLS : WG / K_SPLIT;  // output columns per workgroup
 const uint THREADS = WG;
 #include "matmul_norm.glsl"
 shared float partial[K_SPLIT > 1 ? WG * MAX_M : 1];
-
-// Without k-splitting (CPU drivers) each invocation computes CPU_COLS adjacent columns, so one load of
-// A's rows feeds CPU_COLS columns; the workgroup's other invocations have no work and leave at once.
-const uint CPU_COLS = 4;
 
 // This workgroup's first row, and how many of its MAX_M rows exist.
 uint first_row() { return gl_WorkGroupID.y * MAX_M; }
@@ -30,7 +38,9 @@ void gemv_columns() {
   const uint z = gl_WorkGroupID.z;
   const uint rows = row_count();
   const uint n0 = gl_WorkGroupID.x * COLUMNS + gl_LocalInvocationID.x * CPU_COLS;
-  if (gl_LocalInvocationID.x >= COLUMNS / CPU_COLS || n0 >= p.N) return;
+#ifndef LANES
+  if (n0 >= p.N) return;  // (with lanes, columns past N are computed for the shuffles and not stored)
+#endif
   const uint a_base = p.a_offset + batch_base(z, p.a_outer, p.a_inner) + first_row() * p.lda;
   const uint b_base = p.b_offset + batch_base(z, p.b_outer, p.b_inner);
   const uint c_base = p.c_offset + batch_base(z, p.c_outer, p.c_inner) + first_row() * p.ldc;
@@ -40,6 +50,29 @@ void gemv_columns() {
   float acc[MAX_M][CPU_COLS];
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] = 0.0;
   uint k = 0;
+#ifdef LANES
+  if (vec4_loads()) {
+    // A_LANES texels of each row of A at a time, one loaded by each lane, each lane's handed to all.
+    const uint lane = gl_SubgroupInvocationID % A_LANES, base = gl_SubgroupInvocationID - lane;
+    const uint chunk_end = p.K / (4u * A_LANES) * (4u * A_LANES);
+    for (; k < chunk_end; k += 4u * A_LANES) {
+      vec4 mine[MAX_M];
+      [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+        if (i < rows) mine[i] = load_a4((a_base + i * p.lda + k) / 4u + lane);
+      }
+      [[unroll]] for (uint s = 0; s < A_LANES; ++s) {
+        vec4 bv[CPU_COLS];
+        [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = load_b4((b_rows[j] + k) / 4u + s);
+        [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+          if (i < rows) {
+            const vec4 av = subgroupShuffle(mine[i], base + s);
+            [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]);
+          }
+        }
+      }
+    }
+  }
+#endif
   if (vec4_loads()) {
     const uint k4_end = p.K & ~3u;
     for (; k < k4_end; k += 4) {
@@ -71,7 +104,7 @@ void gemv_columns() {
 }
 
 void multiply() {
-  if (K_SPLIT == 1 && COLUMNS % CPU_COLS == 0) {
+  if (K_SPLIT == 1) {
     gemv_columns();
     return;
   }

@@ -1,5 +1,7 @@
 #include "vkformer/ops/matmul.hpp"
 
+#include <numeric>
+
 #include <fmt/format.h>
 
 #include "vkformer/error.hpp"
@@ -34,18 +36,21 @@ bool aligned4(std::initializer_list<uint32_t> values) {
 }
 }  // namespace
 
-uint32_t matmul_a_lanes(const Context& context) {
+uint32_t matmul_a_lanes(const Context& context, bool gemv) {
   const Tuning& t = context.tuning();
   const DeviceInfo& d = context.info();
   constexpr auto kShuffle = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eShuffle;
   const uint32_t smallest = d.min_subgroup_size ? d.min_subgroup_size : d.subgroup_size;
   const uint32_t largest = std::max(d.max_subgroup_size, d.subgroup_size);
-  const uint32_t wg = t.matmul_wg_x * t.matmul_wg_y;
-  // Workgroups of one subgroup or whole ones, so that a row block's lanes are consecutive in one.
+  const uint32_t wg = gemv ? t.gemv_wg : t.matmul_wg_x * t.matmul_wg_y;
+  // Workgroups of one subgroup or whole ones, so that lanes sharing rows of A are consecutive in one.
   const bool whole = wg <= smallest || (largest && wg % largest == 0);
-  if (t.matmul_tiled || (d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
+  const bool kernel = gemv ? t.gemv_k_split == 1 : !t.matmul_tiled;
+  if (!kernel || (d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
+  // The register kernel's lanes share a row block: they divide its row of invocations and its rows.
+  const uint32_t divides = gemv ? wg : std::gcd(t.matmul_wg_x, t.matmul_tm);
   uint32_t lanes = std::max(t.matmul_a_lanes, 1u);
-  while (lanes > 1 && (lanes > smallest || t.matmul_wg_x % lanes != 0 || t.matmul_tm % lanes != 0)) lanes /= 2;
+  while (lanes > 1 && (lanes > smallest || divides % lanes != 0)) lanes /= 2;
   return lanes;
 }
 
@@ -66,10 +71,10 @@ std::string_view matmul_variant(const Context& context, const MatmulShape& shape
                                                             : shape.kernel == MatmulKernel::gemv;
   if (gemv && !shape.b_transposed) throw Error("the gemv matmul kernel needs B stored [N, K]");
   const bool norm = shape.norm.gamma.buffer;
-  if (gemv) return norm ? "matmul_gemv_norm" : "matmul_gemv";
+  const bool lanes = !norm && shape.kernel == MatmulKernel::automatic && matmul_a_lanes(context, gemv) > 1;
+  if (gemv) return norm ? "matmul_gemv_norm" : lanes ? "matmul_gemv_lanes" : "matmul_gemv";
   if (t.matmul_tiled) return norm ? "matmul_tiled_norm" : "matmul_tiled";
-  if (!norm && shape.kernel == MatmulKernel::automatic && matmul_a_lanes(context) > 1) return "matmul_lanes";
-  return norm ? "matmul_norm" : "matmul";
+  return norm ? "matmul_norm" : lanes ? "matmul_lanes" : "matmul";
 }
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape s,
@@ -147,7 +152,8 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     // than gemv_min_groups.
     uint32_t rows = 1;
     while (rows < std::min(s.M, t.gemv_rows)) rows *= 2;
-    groups[0] = ceil_div(s.N, t.gemv_wg / t.gemv_k_split);
+    // Without k-splitting each invocation computes 4 columns (CPU_COLS in matmul_gemv.comp).
+    groups[0] = ceil_div(s.N, t.gemv_k_split == 1 ? t.gemv_wg * 4 : t.gemv_wg / t.gemv_k_split);
     while (rows > 4 && uint64_t(groups[0]) * ceil_div(s.M, rows) * s.batch < t.gemv_min_groups) rows /= 2;
     specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};
     groups[1] = ceil_div(s.M, rows);
@@ -157,13 +163,13 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
   }
-  const bool lanes = variant == "matmul_lanes";
+  const bool lanes = variant.ends_with("_lanes");
   if (quantized || s.accumulate || lanes) {
     specialization.resize(7);  // B_QUANTIZED and ACCUMULATE are constants 7 and 8 in every matmul shader
     specialization.push_back(quantized);
     if (s.accumulate || lanes) specialization.push_back(s.accumulate);
   }
-  if (lanes) specialization.push_back(matmul_a_lanes(context));  // A_LANES, constant 9 of matmul_lanes
+  if (lanes) specialization.push_back(matmul_a_lanes(context, gemv));  // A_LANES, constant 9 of the _lanes builds
   // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
   // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
   constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 6) | (1u << 7), kUintBindings = 1u << 6;

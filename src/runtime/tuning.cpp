@@ -50,7 +50,8 @@ const std::vector<Tuning>& tuning_table() {
       // dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that had none) cost as much
       // as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 1, .matmul_tm = 16,
-       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .gemv_wg = 64, .gemv_k_split = 1, .gemv_rows = 8, .gemv_max_m = 8,
+       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .gemv_wg = 16, .gemv_k_split = 1,
+       .gemv_rows = 8, .gemv_max_m = 8,
        .reduce_wg = 8, .attention_lanes = 8, .attention_projection_rows = 4, .fuse_norm = false},
   };
   return table;
@@ -73,7 +74,8 @@ uint64_t coopmat_shared_bytes(const Tuning& t, const CooperativeMatrixShape& sha
 
 const std::vector<KernelBindings>& kernel_bindings() {
   static const std::vector<KernelBindings> table{
-      {"matmul", 4, 4},         {"matmul_lanes", 4, 4},  {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4}, {"matmul_norm", 8, 4},
+      {"matmul", 4, 4},         {"matmul_lanes", 4, 4},  {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4},
+      {"matmul_gemv_lanes", 4, 4}, {"matmul_norm", 8, 4},
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
       {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 5}, {"attention_lanes", 7, 5}, {"attention_wg", 7, 5}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},

@@ -24,7 +24,8 @@ struct Tuning {
   // a vector fetched the same rows.
   uint32_t matmul_a_lanes = 0;
   // Matmul with few rows (decoder steps), B stored [N, K]: chosen for M <= gemv_max_m. A workgroup
-  // computes a block of up to gemv_rows rows (a power of two) for gemv_wg / gemv_k_split columns;
+  // computes a block of up to gemv_rows rows (a power of two) for gemv_wg / gemv_k_split columns (gemv_wg
+  // x 4 without k-splitting: each invocation 4; matmul_a_lanes of them share A's loads);
   // gemv_k_split invocations share each output column (a power of two dividing gemv_wg; 1 = no
   // shared-memory reduction). On GPUs it keeps hundreds of workgroups busy where the tiled kernel, with
   // one 64-row block, would run a handful serially over K.

@@ -24,7 +24,7 @@ struct MatmulNorm {
 
 // Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
 // blocked: the tuning's tiled kernel, or its register kernel as built without lanes (matmul, never
-// matmul_lanes). cooperative: tensor cores (ops/matmul_coopmat.hpp), under a tuning that uses them.
+// matmul_lanes); gemv likewise never matmul_gemv_lanes. cooperative: tensor cores (ops/matmul_coopmat.hpp), under a tuning that uses them.
 enum class MatmulKernel { automatic, gemv, blocked, cooperative };
 
 struct MatmulShape {
@@ -48,15 +48,17 @@ struct MatmulShape {
 
 // Which shader runs a shape: `gemv` for M <= the tuning's gemv_max_m with B [N, K], else matmul_coopmat
 // where the tuning uses cooperative matrices and B (`b_element`) is one f16 [N, K] matrix without a norm,
-// else the tuning's tiled or register kernel ("blocked"), the register kernel as matmul_lanes where
-// matmul_a_lanes() > 1 and there is no norm; shape.kernel can force one (gemv needs B [N, K], cooperative
-// what matmul_coopmat needs: an Error says why not). With a norm, that shader's `_norm` build.
+// else the tuning's tiled or register kernel ("blocked"); gemv and the register kernel as their _lanes
+// builds where matmul_a_lanes() > 1, there is no norm and the kernel is not forced. shape.kernel can force
+// one (gemv needs B [N, K], cooperative what matmul_coopmat needs: an Error says why not). With a norm,
+// that shader's `_norm` build.
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element = Element::f32);
 
-// The register kernel's lanes per row block that share A's loads through subgroup shuffles (matmul_lanes):
-// the tuning's matmul_a_lanes, halved until the device's subgroups hold them (shuffles, workgroups of one
-// subgroup or whole ones) and they divide matmul_wg_x and matmul_tm; 1 without, and under tiled tunings.
-uint32_t matmul_a_lanes(const Context& context);
+// Lanes that share A's loads through subgroup shuffles in the register kernel (a row block's, matmul_lanes)
+// or in gemv without k-splitting (a workgroup's, matmul_gemv_lanes): the tuning's matmul_a_lanes, halved
+// until the device's subgroups hold them (shuffles, workgroups of one subgroup or whole ones) and, for the
+// register kernel, they divide matmul_wg_x and matmul_tm; 1 where the tuning's kernel is not one of those.
+uint32_t matmul_a_lanes(const Context& context, bool gemv = false);
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
                    std::string_view label = "matmul");
