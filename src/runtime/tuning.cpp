@@ -43,7 +43,8 @@ const std::vector<Tuning>& tuning_table() {
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. Blocks of 16 x 8 in workgroups of
       // 8 x 1, whose 8 invocations share their A rows through shuffles (matmul_a_lanes): 8-26% faster than
-      // 16 x 16 blocks without (docs/BENCHMARKS.md); 16 x 32 took LLVM 20 s to compile.
+      // 16 x 16 blocks without (docs/BENCHMARKS.md); 16 x 32 took LLVM 20 s to compile. gemv's 16
+      // invocations of 4 columns each share A the same way.
       // In attention kernels that project, 8 lanes per (row, head) (attention_lanes).
       // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
       // 512, where the matmul reads each weight texel once for a block of rows. Separate layer_norm

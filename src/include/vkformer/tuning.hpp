@@ -20,8 +20,9 @@ struct Tuning {
   uint32_t matmul_wg_x = 8, matmul_wg_y = 8, matmul_tm = 4, matmul_tn = 4, matmul_tile_k = 16;
   // Register kernel (not tiled): the invocations of a row block (same rows of A, consecutive columns) that
   // each load matmul_tm / matmul_a_lanes of its rows and take the others from each other by subgroup
-  // shuffles (matmul_lanes; 0 or 1: each loads all). CPU drivers gather every texel fetch, and the lanes of
-  // a vector fetched the same rows.
+  // shuffles (matmul_lanes; 0 or 1: each loads all); and gemv without k-splitting, whose invocations load
+  // A's texels in turn (matmul_gemv_lanes). CPU drivers gather every texel fetch, and the lanes of a vector
+  // fetched the same rows.
   uint32_t matmul_a_lanes = 0;
   // Matmul with few rows (decoder steps), B stored [N, K]: chosen for M <= gemv_max_m. A workgroup
   // computes a block of up to gemv_rows rows (a power of two) for gemv_wg / gemv_k_split columns (gemv_wg
