@@ -1,6 +1,7 @@
 #include "vkformer/ops/attention.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -18,16 +19,9 @@ struct Push {
 }  // namespace
 
 uint32_t attention_lanes(const Context& context, uint32_t head_dim, uint32_t wg) {
-  const DeviceInfo& d = context.info();
-  constexpr auto kShuffle = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eShuffle;
-  const uint32_t smallest = d.min_subgroup_size ? d.min_subgroup_size : d.subgroup_size;
-  const uint32_t largest = std::max(d.max_subgroup_size, d.subgroup_size);
-  // Each workgroup is one subgroup or whole ones, so a (row, head)'s lanes share a subgroup.
-  const bool whole = wg <= smallest || (largest && wg % largest == 0);
-  if ((d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
-  uint32_t lanes = std::max(context.tuning().attention_lanes, 1u);
-  while (lanes > 1 && (lanes > smallest || wg % lanes != 0 || head_dim % (4 * lanes) != 0)) lanes /= 2;
-  return lanes;
+  // A (row, head)'s lanes stay in one workgroup, and each takes whole vec4s of head_dim.
+  const uint32_t texels = head_dim % 4 == 0 ? head_dim / 4 : 1;
+  return shuffle_lanes(context.info(), wg, context.tuning().attention_lanes, std::gcd(wg, texels));
 }
 
 bool attention_projects(View weight, View bias) {

@@ -38,20 +38,12 @@ bool aligned4(std::initializer_list<uint32_t> values) {
 
 uint32_t matmul_a_lanes(const Context& context, bool gemv) {
   const Tuning& t = context.tuning();
-  const DeviceInfo& d = context.info();
-  constexpr auto kShuffle = vk::SubgroupFeatureFlagBits::eBasic | vk::SubgroupFeatureFlagBits::eShuffle;
-  const uint32_t smallest = d.min_subgroup_size ? d.min_subgroup_size : d.subgroup_size;
-  const uint32_t largest = std::max(d.max_subgroup_size, d.subgroup_size);
-  const uint32_t wg = gemv ? t.gemv_wg : t.matmul_wg_x * t.matmul_wg_y;
-  // Workgroups of one subgroup or whole ones, so that lanes sharing rows of A are consecutive in one.
-  const bool whole = wg <= smallest || (largest && wg % largest == 0);
-  const bool kernel = gemv ? t.gemv_k_split == 1 : !t.matmul_tiled;
-  if (!kernel || (d.subgroup_operations & kShuffle) != kShuffle || !whole) return 1;
-  // The register kernel's lanes share a row block: they divide its row of invocations and its rows.
-  const uint32_t divides = gemv ? wg : std::gcd(t.matmul_wg_x, t.matmul_tm);
-  uint32_t lanes = std::max(t.matmul_a_lanes, 1u);
-  while (lanes > 1 && (lanes > smallest || divides % lanes != 0)) lanes /= 2;
-  return lanes;
+  if (gemv ? t.gemv_k_split != 1 : t.matmul_tiled) return 1;
+  // gemv's lanes all read the same rows of A; the register kernel's share a row block, so they divide
+  // its row of invocations and its rows.
+  return gemv ? shuffle_lanes(context.info(), t.gemv_wg, t.matmul_a_lanes, t.gemv_wg)
+              : shuffle_lanes(context.info(), t.matmul_wg_x * t.matmul_wg_y, t.matmul_a_lanes,
+                              std::gcd(t.matmul_wg_x, t.matmul_tm));
 }
 
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element) {

@@ -38,8 +38,8 @@ struct AttentionArgs {
 };
 
 // Invocations per (row, head) that attention.comp takes when it projects (its attention_lanes build where
-// more than 1): the tuning's attention_lanes, halved until the device's subgroups hold them (shuffles, and workgroups of `wg`
-// invocations made of whole subgroups) and each one's slice of head_dim is whole vec4s.
+// more than 1): the tuning's attention_lanes as shuffle_lanes() fits them to the device, workgroups of `wg`
+// and whole vec4s of head_dim each.
 uint32_t attention_lanes(const Context& context, uint32_t head_dim, uint32_t wg);
 
 // Whether record_attention can take this projection: an f32 or f16 weight and a bias, both with vec4 texel

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "vkformer/buffer.hpp"
+#include "vkformer/device_info.hpp"
 
 namespace vkformer {
 
@@ -33,5 +34,10 @@ enum class Activation : uint32_t { none = 0, relu = 1, gelu = 2, swish = 3 };
 std::array<uint32_t, 3> groups_for(uint64_t count, uint32_t per_group, uint32_t max_x = 65535);
 
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
+
+// Lanes (a power of two, at most `wanted`) that a kernel's _lanes build groups within one subgroup to share
+// work by shuffles: 1 unless the device has subgroup shuffles and workgroups of `wg` invocations are one
+// subgroup or whole ones; then halved until they fit the smallest subgroup and divide `divides`.
+uint32_t shuffle_lanes(const DeviceInfo& device, uint32_t wg, uint32_t wanted, uint32_t divides);
 
 }  // namespace vkformer

@@ -24,7 +24,8 @@ struct MatmulNorm {
 
 // Which kernel runs a matmul: the tuning's choice, or (benchmarks, conformance) one of them forced.
 // blocked: the tuning's tiled kernel, or its register kernel as built without lanes (matmul, never
-// matmul_lanes); gemv likewise never matmul_gemv_lanes. cooperative: tensor cores (ops/matmul_coopmat.hpp), under a tuning that uses them.
+// matmul_lanes); gemv likewise never matmul_gemv_lanes. cooperative: tensor cores
+// (ops/matmul_coopmat.hpp), under a tuning that uses them.
 enum class MatmulKernel { automatic, gemv, blocked, cooperative };
 
 struct MatmulShape {
