@@ -128,10 +128,12 @@ void multiply() {
     }
   }
 
+  Column col[TN];
+  [[unroll]] for (uint j = 0; j < TN; ++j) col[j] = column(cols[j]);
   [[unroll]] for (uint i = 0; i < TM; ++i) {
     if (m0 + i >= p.M) break;
     [[unroll]] for (uint j = 0; j < TN; ++j) {
-      if (n0 + j < p.N) store(c_base, m0 + i, n0 + j, acc[i][j]);
+      if (n0 + j < p.N) store(c_base, m0 + i, n0 + j, acc[i][j], col[j]);
     }
   }
 }

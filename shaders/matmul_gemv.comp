@@ -96,9 +96,11 @@ void gemv_columns() {
       }
     }
   }
+  Column col[CPU_COLS];
+  [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) col[j] = column(min(n0 + j, p.N - 1));
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
     [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) {
-      if (i < rows && n0 + j < p.N) store(c_base, i, n0 + j, acc[i][j]);
+      if (i < rows && n0 + j < p.N) store(c_base, i, n0 + j, acc[i][j], col[j]);
     }
   }
 }
@@ -152,8 +154,9 @@ void multiply() {
     [[unroll]] for (uint i = 0; i < MAX_M; ++i) acc[i] = partial[i * WG + gl_LocalInvocationID.x];
   }
   if (n >= p.N) return;
+  const Column col = column(n);
   [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
-    if (i < rows) store(c_base, i, n, acc[i]);
+    if (i < rows) store(c_base, i, n, acc[i], col);
   }
 }
 

@@ -97,13 +97,27 @@ uint b_index(uint base, uint k, uint n) {
   return B_TRANSPOSED ? base + n * p.ldb + k : base + k * p.ldb + n;
 }
 
-void store(uint c_base, uint m, uint n, float sum) {
+// What the epilogue adds to and divides each column by: its bias and (i8/i16 B) its scale. Loaded once
+// per column an invocation stores, not per element: on CPU drivers each storage-buffer load is a loop
+// over the lanes, and reloading the bias for every row cost the logits matmul 19% (docs/BENCHMARKS.md).
+struct Column {
+  float bias, scale;
+};
+
+Column column(uint n) {
+  Column col = Column(0.0, 1.0);
+  if (has_bias()) col.bias = bias[p.bias_offset + n];
   if (B_QUANTIZED && b_kind() != KIND_BF16) {
     const uint at = p.scale_offset + ((p.flags & 32u) != 0u ? n : 0u);
-    sum /= texelFetch(scale4, int(at / 4u))[at % 4u];  // w = q / scale, once per output
+    col.scale = texelFetch(scale4, int(at / 4u))[at % 4u];
   }
+  return col;
+}
+
+void store(uint c_base, uint m, uint n, float sum, Column col) {
+  if (B_QUANTIZED && b_kind() != KIND_BF16) sum /= col.scale;  // w = q / scale, once per output
   float value = p.alpha * sum;
-  if (has_bias()) value += bias[p.bias_offset + n];
+  if (has_bias()) value += col.bias;
   const uint at = c_base + m * p.ldc + n;
   value = activate(value, activation_kind());
   if (ACCUMULATE) value += residual[at];
