@@ -210,8 +210,17 @@ std::vector<Case> matmul_cases() {
            {5, 1000, 24}, {8, 97, 36}, {9, 97, 36}, {17, 31, 2048}, {130, 67, 3}}) {
     layouts.push_back(dense(m, n, k));
   }
-  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{1, 1, 1}, {7, 13, 5}, {33, 64, 129}, {16, 12, 40}}) {
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{
+           {1, 1, 1}, {7, 13, 5}, {33, 64, 129}, {16, 12, 40}, {32, 13, 40}}) {
     layouts.push_back(dense(m, n, k, false));
+  }
+  // Row counts the register kernel runs in tall blocks (Tuning::matmul_tall_tm, 32 under cpu): ragged
+  // columns, odd K (scalar loads), a bias.
+  for (auto [m, n, k] : std::initializer_list<std::array<uint32_t, 3>>{{32, 37, 64}, {96, 70, 129}, {64, 13, 40}}) {
+    Layout l = dense(m, n, k);
+    l.bias = true;
+    l.name += " bias";
+    layouts.push_back(l);
   }
   // Misaligned starts force the scalar-load path of every kernel.
   for (uint32_t m : {1u, 3u, 33u}) {

@@ -40,11 +40,24 @@ uint32_t matmul_a_lanes(const Context& context, bool gemv) {
   const Tuning& t = context.tuning();
   if (gemv ? t.gemv_k_split != 1 : t.matmul_tiled) return 1;
   // gemv's lanes all read the same rows of A; the register kernel's share a row block, so they divide
-  // its row of invocations and its rows.
+  // its row of invocations and its rows (either block height).
+  const uint32_t rows = t.matmul_tall_tm ? std::gcd(t.matmul_tm, t.matmul_tall_tm) : t.matmul_tm;
   return gemv ? shuffle_lanes(context.info(), t.gemv_wg, t.matmul_a_lanes, t.gemv_wg)
               : shuffle_lanes(context.info(), t.matmul_wg_x * t.matmul_wg_y, t.matmul_a_lanes,
-                              std::gcd(t.matmul_wg_x, t.matmul_tm));
+                              std::gcd(t.matmul_wg_x, rows));
 }
+
+namespace {
+// The register kernel's block for M rows: matmul_tall_tm x (the same accumulators) where M pads to no
+// more rows in tall blocks than in the tuning's matmul_tm ones.
+std::array<uint32_t, 2> register_block(const Tuning& t, uint32_t M) {
+  const uint32_t tall = t.matmul_tall_tm;
+  if (t.matmul_tiled || tall == 0 || M < tall || (t.matmul_tm * t.matmul_tn) % tall) return {t.matmul_tm, t.matmul_tn};
+  const uint64_t rows = uint64_t(t.matmul_wg_y) * t.matmul_tm, tall_rows = uint64_t(t.matmul_wg_y) * tall;
+  if (ceil_div(M, tall_rows) * tall_rows > ceil_div(M, rows) * rows) return {t.matmul_tm, t.matmul_tn};
+  return {tall, t.matmul_tm * t.matmul_tn / tall};
+}
+}  // namespace
 
 std::string_view matmul_variant(const Context& context, const MatmulShape& shape, Element b_element) {
   const Tuning& t = context.tuning();
@@ -150,10 +163,11 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     specialization = {t.gemv_wg, 1u, t.gemv_k_split, rows};
     groups[1] = ceil_div(s.M, rows);
   } else {
-    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, t.matmul_tm, t.matmul_tn, t.matmul_tile_k};
+    const auto [tm, tn] = register_block(t, s.M);
+    specialization = {t.matmul_wg_x, s.b_transposed, t.matmul_wg_y, tm, tn, t.matmul_tile_k};
     if (!t.matmul_tiled) specialization.push_back(vec4);  // VEC4 of matmul.comp: one pipeline per load width
-    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * t.matmul_tn);
-    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * t.matmul_tm);
+    groups[0] = ceil_div(s.N, uint64_t(t.matmul_wg_x) * tn);
+    groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm);
   }
   const bool lanes = variant.ends_with("_lanes");
   if (quantized || s.accumulate || lanes) {

@@ -43,7 +43,8 @@ const std::vector<Tuning>& tuning_table() {
       // what costs (matmul reads vec4 texel views, which llvmpipe gathers as vectors), so no staging,
       // big per-invocation blocks, and one subgroup per row reduction. Blocks of 16 x 8 in workgroups of
       // 8 x 1, whose 8 invocations share their A rows through shuffles (matmul_a_lanes): 8-26% faster than
-      // 16 x 16 blocks without (docs/BENCHMARKS.md); 16 x 32 took LLVM 20 s to compile. gemv's 16
+      // 16 x 16 blocks without (docs/BENCHMARKS.md); 16 x 32 took LLVM 20 s to compile. 32 x 4 where M is
+      // a multiple of 32 (matmul_tall_tm: 7% faster at batch 32, slower at 16). gemv's 16
       // invocations of 4 columns each share A the same way.
       // In attention kernels that project, 8 lanes per (row, head) (attention_lanes).
       // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
@@ -51,7 +52,8 @@ const std::vector<Tuning>& tuning_table() {
       // dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that had none) cost as much
       // as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 1, .matmul_tm = 16,
-       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .gemv_wg = 16, .gemv_k_split = 1,
+       .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .matmul_tall_tm = 32, .gemv_wg = 16,
+       .gemv_k_split = 1,
        .gemv_rows = 8, .gemv_max_m = 8,
        .reduce_wg = 8, .attention_lanes = 8, .attention_projection_rows = 4, .fuse_norm = false},
   };
