@@ -58,7 +58,8 @@ std::string_view matmul_variant(const Context& context, const MatmulShape& shape
 // Lanes that share A's loads through subgroup shuffles in the register kernel (a row block's, matmul_lanes)
 // or in gemv without k-splitting (a workgroup's, matmul_gemv_lanes): the tuning's matmul_a_lanes, halved
 // until the device's subgroups hold them (shuffles, workgroups of one subgroup or whole ones) and, for the
-// register kernel, they divide matmul_wg_x, matmul_tm and matmul_tall_tm; 1 where the tuning's kernel is not one of those.
+// register kernel, they divide matmul_wg_x, matmul_tm and matmul_tall_tm; 1 where the tuning's kernel is
+// not one of those.
 uint32_t matmul_a_lanes(const Context& context, bool gemv = false);
 
 void record_matmul(Sequence& sequence, Context& context, View a, View b, View bias, View c, MatmulShape shape,
