@@ -47,15 +47,16 @@ const std::vector<Tuning>& tuning_table() {
       // a multiple of 32 (matmul_tall_tm: 7% faster at batch 32, slower at 16). gemv's 16
       // invocations of 4 columns each share A the same way.
       // In attention kernels that project, 8 lanes per (row, head) (attention_lanes).
-      // Projection in the attention up to 4 rows: faster there on lavapipe, slower at 32 rows with d_model
-      // 512, where the matmul reads each weight texel once for a block of rows. Separate layer_norm
+      // Projection in the attention at 1 row (greedy batch 1: 100 lines 2.99 -> 2.74 s); from 2 rows the
+      // qkv and cross q matmuls are faster, since they read each weight texel once for all the rows (beam 4
+      // batch 1: 2.74-2.81 -> 2.12-2.18 s, docs/BENCHMARKS.md). Separate layer_norm
       // dispatches: the fused epilogue (storage-buffer loads, barriers in kernels that had none) cost as much
       // as the dispatch it saves at batch 1 and 10% more at batch 32 (docs/BENCHMARKS.md).
       {.name = "cpu", .matmul_tiled = false, .matmul_wg_x = 8, .matmul_wg_y = 1, .matmul_tm = 16,
        .matmul_tn = 8, .matmul_tile_k = 16, .matmul_a_lanes = 8, .matmul_tall_tm = 32, .gemv_wg = 16,
        .gemv_k_split = 1,
        .gemv_rows = 8, .gemv_max_m = 8,
-       .reduce_wg = 8, .attention_lanes = 8, .attention_projection_rows = 4, .fuse_norm = false},
+       .reduce_wg = 8, .attention_lanes = 8, .attention_projection_rows = 1, .fuse_norm = false},
   };
   return table;
 }
