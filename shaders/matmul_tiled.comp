@@ -117,14 +117,17 @@ void multiply() {
     barrier();
   }
 
+  uint ns[TN];
   Column col[TN];
-  [[unroll]] for (uint j = 0; j < TN; ++j) col[j] = column(min(block_n + (tx + (j / 4) * WG_X) * 4 + j % 4, p.N - 1));
+  [[unroll]] for (uint j = 0; j < TN; ++j) {
+    ns[j] = block_n + (tx + (j / 4) * WG_X) * 4 + j % 4;
+    col[j] = column(min(ns[j], p.N - 1));
+  }
   [[unroll]] for (uint i = 0; i < TM; ++i) {
     const uint m = block_m + (ty + (i / 4) * WG_Y) * 4 + i % 4;
     if (m >= p.M) continue;
     [[unroll]] for (uint j = 0; j < TN; ++j) {
-      const uint n = block_n + (tx + (j / 4) * WG_X) * 4 + j % 4;
-      if (n < p.N) store(c_base, m, n, acc[i][j], col[j]);
+      if (ns[j] < p.N) store(c_base, m, ns[j], acc[i][j], col[j]);
     }
   }
 }
