@@ -88,7 +88,13 @@ void multiply() {
       }
 #endif
       [[unroll]] for (uint j = 0; j < TN; ++j) {
-        const vec4 bv = load_b4(b_rows[j] + k4), bv_next = load_b4(b_rows[j] + k4 + 1u);
+        vec4 bv, bv_next;
+        if (B_PACKED) {
+          load_b8((b_rows[j] + k4) / 2u, bv, bv_next);  // b_rows[j] and k4 are even
+        } else {
+          bv = load_b4(b_rows[j] + k4);
+          bv_next = load_b4(b_rows[j] + k4 + 1u);
+        }
         [[unroll]] for (uint i = 0; i < TM; ++i) acc[i][j] += dot(av[i], bv) + dot(av_next[i], bv_next);
       }
     }

@@ -60,19 +60,45 @@ void gemv_columns() {
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
         if (i < rows) mine[i] = load_a4((a_base + i * p.lda + k) / 4u + lane);
       }
-      [[unroll]] for (uint s = 0; s < A_LANES; ++s) {
-        vec4 bv[CPU_COLS];
-        [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) bv[j] = load_b4((b_rows[j] + k) / 4u + s);
+      // With B_PACKED (A_LANES even: the host's condition), lanes s and s + 1 take their texels of B from
+      // one fetch, k being a multiple of 8.
+      [[unroll]] for (uint s = 0; s < A_LANES; s += B_PACKED ? 2u : 1u) {
+        vec4 bv[CPU_COLS], bv_next[CPU_COLS];
+        [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) {
+          if (B_PACKED) {
+            load_b8(((b_rows[j] + k) / 4u + s) / 2u, bv[j], bv_next[j]);
+          } else {
+            bv[j] = load_b4((b_rows[j] + k) / 4u + s);
+          }
+        }
         [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
           if (i < rows) {
             const vec4 av = subgroupShuffle(mine[i], base + s);
             [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]);
+            if (B_PACKED) {
+              const vec4 av_next = subgroupShuffle(mine[i], base + s + 1u);
+              [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av_next, bv_next[j]);
+            }
           }
         }
       }
     }
   }
 #endif
+  if (B_PACKED && vec4_loads() && k % 8u == 0u) {
+    // Two vec4 steps of k per fetch of B (b_rows[j] are multiples of 8).
+    const uint k8_end = p.K & ~7u;
+    for (; k < k8_end; k += 8) {
+      vec4 bv[CPU_COLS], bv_next[CPU_COLS];
+      [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) load_b8((b_rows[j] + k) / 8u, bv[j], bv_next[j]);
+      [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+        if (i < rows) {
+          const vec4 av = load_a4((a_base + i * p.lda + k) / 4u), av_next = load_a4((a_base + i * p.lda + k) / 4u + 1u);
+          [[unroll]] for (uint j = 0; j < CPU_COLS; ++j) acc[i][j] += dot(av, bv[j]) + dot(av_next, bv_next[j]);
+        }
+      }
+    }
+  }
   if (vec4_loads()) {
     const uint k4_end = p.K & ~3u;
     for (; k < k4_end; k += 4) {
@@ -124,8 +150,21 @@ void multiply() {
   uint k = lane;
   if (vec4_loads()) {
     // Each invocation takes 4 consecutive k (K is a multiple of 4 here), its neighbours the next 4:
-    // 16-byte loads that together read whole rows of B, and a quarter of the loop trips.
-    for (k = 4 * lane; k < p.K; k += 4 * K_SPLIT) {
+    // 16-byte loads that together read whole rows of B, and a quarter of the loop trips. With B_PACKED,
+    // 8 consecutive k up to the last multiple of 8: one 16-byte load of an f16 B (8 of i8).
+    uint k4_begin = 0;
+    if (B_PACKED) {
+      k4_begin = p.K & ~7u;
+      for (k = 8 * lane; k < k4_begin; k += 8 * K_SPLIT) {
+        vec4 bv, bv_next;
+        load_b8((b_row + k) / 8u, bv, bv_next);
+        [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
+          const uint at = (a_base + i * p.lda + k) / 4u;
+          if (i < rows) acc[i] += dot(load_a4(at), bv) + dot(load_a4(at + 1u), bv_next);
+        }
+      }
+    }
+    for (k = k4_begin + 4 * lane; k < p.K; k += 4 * K_SPLIT) {
       const vec4 bv = load_b4((b_row + k) / 4u);
       [[unroll]] for (uint i = 0; i < MAX_M; ++i) {
         if (i < rows) acc[i] += dot(load_a4((a_base + i * p.lda + k) / 4u), bv);

@@ -271,6 +271,22 @@ std::vector<Case> matmul_cases() {
     l.name += l.shape.M == 3 ? " f16 B unaligned" : " f16 B";
     layouts.push_back(l);
   }
+  // f16 B rows 48 apart with K = 44: read 8 elements to a fetch, then one vec4 step (B_PACKED's tail);
+  // at offset 4 the rows are vec4 texels but not 8-element ones. The tuning's choice for 3 and 33 rows,
+  // and gemv forced over 33.
+  for (const uint32_t offset : {0u, 4u}) {
+    for (const auto [m, kernel] : {std::pair{3u, MatmulKernel::automatic}, std::pair{33u, MatmulKernel::automatic},
+                                   std::pair{33u, MatmulKernel::gemv}}) {
+      Layout l = dense(m, 40, 44);
+      l.shape.kernel = kernel;
+      l.b_element = Element::f16;
+      l.shape.ldb = 48;
+      l.b_size = 40 * 48;
+      l.b_offset = offset;
+      l.name += fmt::format("{} f16 B rows of 48 at {}", kernel == MatmulKernel::gemv ? " gemv" : "", offset);
+      layouts.push_back(l);
+    }
+  }
   // Each kernel beyond the shapes the tunings give it: gemv in row blocks (M > gemv_rows, partial last
   // block, bias, unaligned, f16, batched), the blocked kernels on few rows.
   const auto forced = [](Layout l, MatmulKernel kernel) {

@@ -28,9 +28,9 @@ struct NormPush {
   float eps;
 };
 
-bool aligned4(std::initializer_list<uint32_t> values) {
+bool aligned(uint32_t multiple, std::initializer_list<uint32_t> values) {
   for (uint32_t v : values) {
-    if (v % 4) return false;
+    if (v % multiple) return false;
   }
   return true;
 }
@@ -137,11 +137,14 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
   if (element == Element::f16 && !b_view) {
     throw Error(fmt::format("{}: f16 matrix '{}' has no texel view", label, b.buffer->name()));
   }
-  const bool vec4 = aligned4({s.K, a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
+  const bool vec4 = aligned(4, {s.K, a.offset, s.lda, s.a_outer, s.a_inner, b.offset, s.ldb, s.b_outer, s.b_inner}) &&
                     a.buffer->vec4_view() && b_view;
-  const uint32_t kind = element == Element::bf16 ? 1 : element == Element::i8 ? 2 : element == Element::i16 ? 3 : 0;
+  // B narrower than f32 whose rows start at multiples of 8 elements: the register and gemv kernels read it
+  // 8 elements to a fetch of its uint view (B_PACKED in matmul_common.glsl).
+  const bool packed = vec4 && element != Element::f32 && s.b_transposed && b.buffer->uint_view() &&
+                      aligned(8, {b.offset, s.ldb, s.b_outer, s.b_inner});
   const uint32_t flags = (bias.buffer ? 1u : 0u) | (vec4 ? 2u : 0u) | (element == Element::f16 ? 4u : 0u) |
-                         (kind << 3) | (element == Element::i8 ? 32u : 0u) | (uint32_t(s.activation) << 8);
+                         (uint32_t(s.activation) << 8);
   const Push push{s.M, s.N, s.K, a.offset, b.offset, c.offset, bias.offset, s.lda, s.ldb, s.ldc, s.batch_inner,
                   s.a_outer, s.a_inner, s.b_outer, s.b_inner, s.c_outer, s.c_inner, s.alpha, flags,
                   s.b_scale.offset};
@@ -170,14 +173,18 @@ void record_matmul(Sequence& sequence, Context& context, View a, View b, View bi
     groups[1] = ceil_div(s.M, uint64_t(t.matmul_wg_y) * tm);
   }
   const bool lanes = variant.ends_with("_lanes");
-  if (quantized || s.accumulate || lanes) {
-    specialization.resize(7);  // B_QUANTIZED and ACCUMULATE are constants 7 and 8 in every matmul shader
-    specialization.push_back(quantized);
-    if (s.accumulate || lanes) specialization.push_back(s.accumulate);
+  const uint32_t a_lanes = lanes ? matmul_a_lanes(context, gemv) : 1;
+  // gemv's lanes take B's texels in pairs.
+  const bool b_packed = packed && (gemv ? !lanes || a_lanes % 2 == 0 : !t.matmul_tiled);
+  if (quantized || s.accumulate || lanes || b_packed) {
+    // B_KIND, ACCUMULATE and B_PACKED are constants 7, 8 and 10 in every matmul shader, A_LANES 9 in the
+    // _lanes builds.
+    const uint32_t kind = element == Element::bf16 ? 1 : element == Element::i8 ? 2 : element == Element::i16 ? 3 : 0;
+    specialization.resize(7);
+    specialization.insert(specialization.end(), {kind, s.accumulate, a_lanes, b_packed});
   }
-  if (lanes) specialization.push_back(matmul_a_lanes(context, gemv));  // A_LANES, constant 9 of the _lanes builds
-  // Texel bindings in matmul_common.glsl: a4, b4, bq4 (uint) and scale4. The views a binding cannot use
-  // (b4 of a quantized B, bq4 of an f32 B) are placeholders, never read.
+  // Texel bindings in matmul_common.glsl: a4, b4, b8 (uint) and scale4. The views a binding cannot use
+  // (b4 of a quantized B, b8 of an f32 B) are placeholders, never read.
   constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 6) | (1u << 7), kUintBindings = 1u << 6;
   const Kernel& kernel = context.kernel({.shader = std::string(variant), .bindings = norm ? 12u : 8u,
                                          .texel_bindings = kTexelBindings, .uint_texel_bindings = kUintBindings,

@@ -198,11 +198,10 @@ uint64_t Buffer::vec4_view_elements() const {
 }
 
 vk::BufferView Buffer::uint_view() const {
-  if (uint_view_ || !integer_element(element_)) return uint_view_;
+  if (uint_view_ || element_ == Element::f32) return uint_view_;
   const bool i8 = element_ == Element::i8;
-  uint_view_ = make_view(*context_, buffer_, allocated_, i8 ? vk::Format::eR8G8B8A8Uint
-                                                            : vk::Format::eR16G16B16A16Uint,
-                         i8 ? 4 : 8, name_ + ".uint");
+  uint_view_ = make_view(*context_, buffer_, allocated_, i8 ? vk::Format::eR32G32Uint : vk::Format::eR32G32B32A32Uint,
+                         i8 ? 8 : 16, name_ + ".uint");
   return uint_view_;
 }
 

@@ -28,7 +28,7 @@ constexpr uint32_t element_bytes(Element e) {
   return e == Element::f32 ? 4 : e == Element::i8 ? 1 : 2;
 }
 
-// Elements stored as integers (raw bits for bf16), read through Buffer::uint_view.
+// Elements stored as integers (raw bits for bf16), widened by the shaders that read them (Buffer::uint_view).
 constexpr bool integer_element(Element e) { return e == Element::bf16 || e == Element::i8 || e == Element::i16; }
 
 const char* element_name(Element e);
@@ -67,10 +67,11 @@ class Buffer {
   // Elements the vec4 view covers (whole texels: all of them unless the storage range left no room to
   // round the allocation up); 0 without a view.
   uint64_t vec4_view_elements() const;
-  // The raw elements of a bf16, i8 or i16 buffer as a uniform texel buffer of uvec4 (R16G16B16A16_UINT,
-  // R8G8B8A8_UINT), texel i = elements 4i..4i+3, for shaders that widen them (a `utextureBuffer`); null
-  // for f32 and f16 buffers, where the device lacks the format for uniform texel buffers, or past
-  // maxTexelBufferElements. Shaders then read the elements as uint words of the storage buffer.
+  // The raw elements of an f16, bf16, i8 or i16 buffer as a uniform texel buffer of 32-bit words
+  // (R32G32B32A32_UINT, R32G32_UINT for i8), texel i = elements 8i..8i+7, for shaders that widen them (a
+  // `utextureBuffer`): one fetch of 8 elements, where CPU drivers pay per fetch. Null for f32 buffers,
+  // where the device lacks the format for uniform texel buffers, or past maxTexelBufferElements; shaders
+  // then read the elements as uint words of the storage buffer.
   vk::BufferView uint_view() const;
 
   void upload(const void* data, uint64_t bytes, uint64_t offset = 0);
