@@ -35,6 +35,10 @@ void add_device_options(CLI::App* command, ContextOptions& context) {
   command->add_option("--device", context.device, "Device index or name substring")
       ->check(CLI::Validator(check_device, "INDEX|NAME"));
   command->add_option("--tuning", context.tuning, "Tuning table entry")->check(CLI::IsMember(tuning_names()));
+  command->add_option("--cpu-threads", context.cpu_threads,
+                      "CPU drivers (lavapipe): worker threads; 0 runs each dispatch on the submitting thread, "
+                      "faster for a small model at a sentence at a time (default: LP_NUM_THREADS, then one per core)")
+      ->check(CLI::Range(0, 256));
 }
 
 namespace {

@@ -43,6 +43,13 @@ TEST_CASE("cli: translate reads stdin line by line and decodes as the model's ge
   CHECK(beam.err.empty());
   REQUIRE(beam.out.size() == sources.size());
   for (size_t i = 0; i < sources.size(); ++i) CHECK(beam.out[i] == g["beam"]["outputs"][i][0]["text"].get<std::string>());
+
+  // A sentence at a time with lavapipe's dispatches on the submitting thread: the same translations.
+  const CliResult inline_threads = run_cli(
+      fmt::format("translate {} --max-length {} --batch-size 1 --cpu-threads 0", tiny_model(), max_length), joined(sources));
+  CHECK(inline_threads.exit_code == 0);
+  CHECK(inline_threads.err.empty());
+  CHECK(inline_threads.out == beam.out);
 }
 
 TEST_CASE("cli: bad input gives one error line and a non-zero exit, after the lines before it", "[cli]") {

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "vkformer/context.hpp"
 #include "vkformer/device_info.hpp"
 
 using namespace vkformer;
@@ -31,4 +32,17 @@ TEST_CASE("VKFORMER_DEVICE out of range names the variable", "[runtime]") {
   }
   const ScopedEnv env("VKFORMER_DEVICE", "1");
   CHECK(choose_device(devices, "") == 1);
+}
+
+TEST_CASE("cpu_threads sets LP_NUM_THREADS only while its Context opens the device", "[runtime]") {
+  unsetenv("LP_NUM_THREADS");
+  {
+    const Context context(ContextOptions{.validation = true, .cpu_threads = 0});
+    CHECK(std::getenv("LP_NUM_THREADS") == nullptr);
+    CHECK(context.validation_messages() == 0);
+  }
+  const ScopedEnv env("LP_NUM_THREADS", "3");
+  const Context context(ContextOptions{.validation = true, .cpu_threads = 1});
+  REQUIRE(std::getenv("LP_NUM_THREADS") != nullptr);
+  CHECK(std::string(std::getenv("LP_NUM_THREADS")) == "3");
 }

@@ -9,7 +9,8 @@ beam size x batch size:
       keeping the fastest per configuration,
   (c) CTranslate2 (float32, inter_threads 1, intra_threads --ct2-threads), converted once into a cache.
 With --torch-device cuda, (b) runs once per --torch-dtypes entry on the GPU instead (each its own peer),
---vk-precision adds vkformer runs with f16 weights, and --no-ct2 leaves CTranslate2 out.
+--vk-precision adds vkformer runs with f16 weights, --vk-cpu-threads runs with --cpu-threads (CPU drivers), and
+--no-ct2 leaves CTranslate2 out.
 All three get the same source token ids (MarianTokenizer's, which vkformer's tokenizer matches), are
 timed without tokenization, decode with the same max_length (counting the start token) and length
 penalty 1.0 (vkformer bench translate's; not the model's own, which would change the work done) and report
@@ -45,9 +46,11 @@ def effective_max_length(model_dir):
     return min(max_length, config["max_position_embeddings"])
 
 
-def run_vkformer(args, max_length, precision):
+def run_vkformer(args, max_length, precision, cpu_threads):
     command = [args.binary, "bench", "translate", "--json", "--model", str(args.model), "--input", str(args.input),
                "--max-length", str(max_length), "--precision", precision, "--beam", *map(str, args.beams), "--batch-size", *map(str, args.batches)]
+    if cpu_threads != "default":
+        command += ["--cpu-threads", cpu_threads]
     if args.lines:
         command += ["--lines", str(args.lines)]
     if args.device:
@@ -238,6 +241,8 @@ def main():
     parser.add_argument("--torch-device", default="cpu", help="cpu, or cuda (then --torch-threads is ignored)")
     parser.add_argument("--torch-dtypes", nargs="+", default=["float32"], help="with --torch-device cuda: each a peer")
     parser.add_argument("--vk-precision", nargs="+", default=["f32"], help="vkformer --precision values to run")
+    parser.add_argument("--vk-cpu-threads", nargs="+", default=["default"],
+                        help="vkformer --cpu-threads values to run with each precision (default: not given)")
     parser.add_argument("--no-ct2", action="store_true", help="leave CTranslate2 out")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     parser.add_argument("--json-out", type=Path, help="also write every result (with outputs) to this file")
@@ -247,8 +252,12 @@ def main():
     if args.torch_worker:
         return torch_worker(args, max_length)
 
-    vks = {precision: run_vkformer(args, max_length, precision) for precision in args.vk_precision}
-    vk = vks[args.vk_precision[0]]
+    vks = {}  # label -> report, for each precision and --cpu-threads value
+    for precision in args.vk_precision:
+        for threads in args.vk_cpu_threads:
+            label = precision if threads == "default" else f"{precision}, cpu threads {threads}"
+            vks[label] = run_vkformer(args, max_length, precision, threads)
+    vk = next(iter(vks.values()))
     peers = {}  # name -> one result per configuration, in vkformer's order
     if args.torch_device == "cpu":
         torch_reports = [run_torch(args, max_length, setting) for setting in args.torch_threads]
@@ -264,9 +273,9 @@ def main():
         peers["CT2"] = run_ct2(args, max_length, source_ids)
 
     rows = []
-    for precision, report in vks.items():
+    for label, report in vks.items():
         for i, result in enumerate(report["results"]):
-            row = {"beam": result["beam"], "batch": result["batch"], "precision": precision, "vk": result}
+            row = {"beam": result["beam"], "batch": result["batch"], "precision": label, "vk": result}
             row.update({name: results[i] for name, results in peers.items()})
             rows.append(row)
 

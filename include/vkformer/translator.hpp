@@ -1,5 +1,6 @@
 #pragma once
 // vkformer::Translator: one translation model on one Vulkan device.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -22,6 +23,10 @@ struct TranslatorOptions {
   std::optional<Precision> precision;  // unset: as the model stores them (a Marian model: f16 where its matrices are, else f32)
   // translate_text takes tokens separated by spaces and gives them back so, for any model.
   bool tokenized = false;
+  // CPU drivers (lavapipe) only: worker threads; 0 runs each dispatch on the calling thread, which was
+  // faster for a small model translating a sentence at a time (docs/BENCHMARKS.md). Unset: the
+  // LP_NUM_THREADS environment variable, then one per core.
+  std::optional<uint32_t> cpu_threads;
 };
 
 // Thread safety: every member function may be called from any thread; calls on one Translator are

@@ -47,7 +47,7 @@ struct TranslationResult {
 class PyTranslator {
  public:
   PyTranslator(const std::filesystem::path& model_path, const py::object& device,
-               const std::optional<std::string>& precision)
+               const std::optional<std::string>& precision, std::optional<long long> cpu_threads)
       : model_path_(model_path) {
     TranslatorOptions options;
     if (py::isinstance<py::bool_>(device)) {
@@ -64,6 +64,10 @@ class PyTranslator {
                                        type_name(device)));
     }
     options.precision = parse_precision(precision);
+    if (cpu_threads) {
+      if (*cpu_threads < 0 || *cpu_threads > 256) throw Error(fmt::format("cpu_threads {}: it is 0 to 256", *cpu_threads));
+      options.cpu_threads = uint32_t(*cpu_threads);
+    }
     py::gil_scoped_release release;
     translator_.emplace(model_path, options);
   }
@@ -234,8 +238,10 @@ PYBIND11_MODULE(_vkformer, m) {
       });
 
   py::class_<PyTranslator>(m, "Translator")
-      .def(py::init<const std::filesystem::path&, const py::object&, const std::optional<std::string>&>(),
-           py::arg("model_path"), py::arg("device") = py::none(), py::arg("precision") = py::none())
+      .def(py::init<const std::filesystem::path&, const py::object&, const std::optional<std::string>&,
+                    std::optional<long long>>(),
+           py::arg("model_path"), py::arg("device") = py::none(), py::arg("precision") = py::none(),
+           py::arg("cpu_threads") = py::none())
       .def_property_readonly("device", &PyTranslator::device_name)
       .def_property_readonly("model_path", &PyTranslator::model_path)
       .def("translate_batch", &PyTranslator::translate_batch, py::arg("source"), py::kw_only(),

@@ -17,12 +17,14 @@ __version__ = "0.1.0"
 
 
 class Translator(_vkformer.Translator):
-    """Translator(model_path, device=None, precision=None): a model directory on a Vulkan device.
+    """Translator(model_path, device=None, precision=None, cpu_threads=None): a model directory on a Vulkan device.
 
     device: None (VKFORMER_DEVICE, else the best device), an index or a name substring (devices()).
     precision: None keeps the weights as the model stores them (f16 matrices of a Marian model stored so, else f32); "f32", "f16",
     "bf16", "i8" or "i16" (or CTranslate2's "float16", "int8", ...) stores the weight matrices so;
     compute stays f32.
+    cpu_threads: on a CPU driver (lavapipe), its worker threads; 0 runs each dispatch on the calling thread,
+    faster for a small model translating a sentence at a time. None: LP_NUM_THREADS, else one per core.
     One device batch runs at a time: calls from several threads wait for each other, without the GIL.
     """
 

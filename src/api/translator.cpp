@@ -27,16 +27,16 @@ std::optional<Element> element(std::optional<Precision> precision) {
   throw Error(fmt::format("precision {}: not a vkformer::Precision", int(*precision)));
 }
 
-std::unique_ptr<Context> open_context(const std::string& device) {
+std::unique_ptr<Context> open_context(const TranslatorOptions& options) {
   std::lock_guard lock(instance_setup_mutex());
-  return std::make_unique<Context>(ContextOptions{.device = device});
+  return std::make_unique<Context>(ContextOptions{.device = options.device, .cpu_threads = options.cpu_threads});
 }
 
 }  // namespace
 
 struct Translator::Impl {
   Impl(const std::filesystem::path& model_path, const TranslatorOptions& options)
-      : context(open_context(options.device)),
+      : context(open_context(options)),
         engine(*context, model_path, false, element(options.precision), options.tokenized) {}
 
   std::unique_ptr<Context> context;

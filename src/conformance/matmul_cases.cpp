@@ -275,7 +275,7 @@ std::vector<Case> matmul_cases() {
   // at offset 4 the rows are vec4 texels but not 8-element ones. The tuning's choice for 3 and 33 rows,
   // and gemv forced over 33.
   for (const uint32_t offset : {0u, 4u}) {
-    for (const auto [m, kernel] : {std::pair{3u, MatmulKernel::automatic}, std::pair{33u, MatmulKernel::automatic},
+    for (const auto& [m, kernel] : {std::pair{3u, MatmulKernel::automatic}, std::pair{33u, MatmulKernel::automatic},
                                    std::pair{33u, MatmulKernel::gemv}}) {
       Layout l = dense(m, 40, 44);
       l.shape.kernel = kernel;

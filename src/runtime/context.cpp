@@ -4,6 +4,8 @@
 #include <bit>
 #include <charconv>
 #include <cstdlib>
+#include <mutex>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -115,9 +117,44 @@ static void check_bindings(const KernelSpec& spec) {
   }
 }
 
-Context::Context(const ContextOptions& options)
-    : instance_(std::make_unique<Instance>(options.validation)) {
-  const auto devices = describe_devices(instance_->handle());
+namespace {
+// LP_NUM_THREADS = `threads` for its lifetime (llvmpipe reads it when the instance lists its devices), then
+// the caller's value again, so that the setting stays with the Context that asked for it. setenv is not
+// thread-safe: Contexts that set it are made one at a time.
+class DriverThreads {
+ public:
+  explicit DriverThreads(std::optional<uint32_t> threads) {
+    if (!threads) return;
+    static std::mutex mutex;
+    lock_ = std::unique_lock(mutex);
+    if (const char* value = std::getenv(kVariable)) previous_ = value;
+    setenv(kVariable, std::to_string(*threads).c_str(), 1);
+  }
+  ~DriverThreads() {
+    if (!lock_) return;
+    if (previous_) {
+      setenv(kVariable, previous_->c_str(), 1);
+    } else {
+      unsetenv(kVariable);
+    }
+  }
+  DriverThreads(const DriverThreads&) = delete;
+  DriverThreads& operator=(const DriverThreads&) = delete;
+
+ private:
+  static constexpr const char* kVariable = "LP_NUM_THREADS";
+  std::unique_lock<std::mutex> lock_;
+  std::optional<std::string> previous_;
+};
+}  // namespace
+
+Context::Context(const ContextOptions& options) {
+  std::vector<DeviceInfo> devices;
+  {
+    const DriverThreads threads(options.cpu_threads);
+    instance_ = std::make_unique<Instance>(options.validation);
+    devices = describe_devices(instance_->handle());
+  }
   const uint32_t index = choose_device(devices, options.device);
   info_ = devices[index];
   if (const uint64_t range = storage_range_override(options)) {

@@ -64,6 +64,15 @@ def test_precision_equals_cli(precision, cli_name):
     assert [r.hypotheses[0] for r in results] == cli("--precision", cli_name, "--beam", "1", lines=LINES[:3])
 
 
+def test_cpu_threads_equals_cli():
+    translator = vkformer.Translator(str(MODEL), cpu_threads=0)
+    results = translator.translate_batch(LINES[:3], beam_size=1, max_batch_size=1)
+    assert [r.hypotheses[0] for r in results] == cli("--beam", "1", lines=LINES[:3])
+    for bad in (-1, 257):
+        with pytest.raises(vkformer.Error, match=f"cpu_threads {bad}: it is 0 to 256"):
+            vkformer.Translator(str(MODEL), cpu_threads=bad)
+
+
 @pytest.mark.parametrize("beam", [None, 1])
 def test_text_equals_cli(translator, beam):
     results = translator.translate_batch(LINES, beam_size=beam)

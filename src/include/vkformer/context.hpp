@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ struct ContextOptions {
   // Bytes: lowers the device's maxStorageBufferRange (never raises it), so that the splitting of big
   // tensors is tested on small models; 0: VKFORMER_MAX_STORAGE_BUFFER_RANGE, then the device's own.
   uint64_t max_storage_buffer_range = 0;
+  // CPU drivers (lavapipe): the worker threads llvmpipe runs dispatches on (its LP_NUM_THREADS, set while
+  // this Context lists the devices, the caller's value restored after). 0 runs each dispatch on the
+  // submitting thread, without handing it to workers: faster where a decoder step is many small dispatches
+  // (a small model, a sentence at a time; docs/BENCHMARKS.md). Unset: LP_NUM_THREADS, then one per core.
+  std::optional<uint32_t> cpu_threads;
 };
 
 // The instance extensions vkformer enables, from those the loader offers: VK_EXT_debug_utils, and
