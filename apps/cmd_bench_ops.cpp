@@ -22,6 +22,7 @@
 #include "vkformer/ops/limits.hpp"
 #include "vkformer/ops/matmul.hpp"
 #include "vkformer/ops/softmax.hpp"
+#include "vkformer/ops/topk.hpp"
 #include "vkformer/sequence.hpp"
 
 namespace vkformer::cli {
@@ -30,7 +31,7 @@ namespace {
 
 struct Case {
   std::string op, shape, variant;
-  double work = 0;     // flops (matmul) or bytes moved (softmax) per dispatch
+  double work = 0;     // flops (matmul) or bytes moved (softmax, top-k) per dispatch
   bool bytes = false;  // work is bytes: report GB/s instead of GFLOPS
   std::vector<Buffer> buffers;
   std::function<void(Sequence&)> record;  // records one dispatch
@@ -107,6 +108,19 @@ Case softmax_case(Context& context, uint32_t batch, uint32_t heads, uint32_t q_l
   return c;
 }
 
+// Top-k with log-softmax of each row, as beam search takes its candidates: reads every element once.
+Case topk_case(Context& context, uint32_t rows, uint32_t cols, uint32_t k) {
+  Case c{.op = "topk", .shape = fmt::format("{}x{}:{}", rows, cols, k), .variant = "topk",
+         .work = double(rows) * cols * sizeof(float), .bytes = true};
+  c.buffers.push_back(filled_buffer(context, size_t(rows) * cols, "bench.x"));
+  c.buffers.emplace_back(context, uint64_t(rows) * k * sizeof(float), "bench.ids");
+  c.buffers.emplace_back(context, uint64_t(rows) * k * sizeof(float), "bench.values");
+  c.record = [&context, x = &c.buffers[0], ids = &c.buffers[1], values = &c.buffers[2], rows, cols, k](Sequence& s) {
+    record_topk(s, context, {x}, rows, cols, k, ids, 0, {values}, true);
+  };
+  return c;
+}
+
 // The device's ceilings (shaders/peak_fma.comp in f32 or f16, shaders/copy.comp), sized for CPU drivers or GPUs.
 Case peak_case(Context& context, Element arithmetic) {
   const uint32_t count = ceiling_sizes(context).fma_invocations, iterations = ceiling_sizes(context).fma_iterations;
@@ -159,16 +173,25 @@ struct Entry {
   std::array<uint32_t, 4> dims;
 };
 
-// "MxNxK" is a matmul, "BxHxQxC" a softmax. Operands are capped at 2^28 elements (1 GiB of f32), so a
-// typo is an error rather than an allocation failure.
+// "MxNxK" is a matmul, "BxHxQxC" a softmax, "RxC:K" a top-k. Operands are capped at 2^28 elements (1 GiB
+// of f32), so a typo is an error rather than an allocation failure.
 Entry parse_shape(const std::string& text) {
   const auto bad = [&](const char* why) { return UsageError(fmt::format("--shape '{}': {}", text, why)); };
+  if (const size_t colon = text.find(':'); colon != std::string::npos) {
+    const Entry rows_cols = parse_shape(text.substr(0, colon) + "x1");  // RxCx1: a matmul's checks
+    const std::string k = text.substr(colon + 1);
+    if (k.empty() || k.size() > 2 || k.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(k) == 0 || std::stoul(k) > kMaxTopK || std::stoul(k) > rows_cols.dims[1]) {
+      throw bad(fmt::format("top-k: expected RxC:K with K from 1 to min(C, {})", kMaxTopK).c_str());
+    }
+    return {"topk", {rows_cols.dims[0], rows_cols.dims[1], uint32_t(std::stoul(k)), 0}};
+  }
   std::vector<uint64_t> dims;
   for (size_t begin = 0; begin <= text.size();) {
     const size_t end = std::min(text.find('x', begin), text.size());
     const std::string part = text.substr(begin, end - begin);
     if (part.empty() || part.size() > 7 || part.find_first_not_of("0123456789") != std::string::npos) {
-      throw bad("expected MxNxK (matmul) or BxHxQxC (softmax), positive integers up to 7 digits");
+      throw bad("expected MxNxK (matmul), BxHxQxC (softmax) or RxC:K (top-k), positive integers up to 7 digits");
     }
     dims.push_back(std::stoull(part));
     if (dims.back() == 0) throw bad("dimensions must be positive");
@@ -184,13 +207,13 @@ Entry parse_shape(const std::string& text) {
     if (dims[0] * dims[1] * dims[2] * dims[3] > kMaxElements) throw bad("the input exceeds 2^28 elements");
     return {"softmax", {uint32_t(dims[0]), uint32_t(dims[1]), uint32_t(dims[2]), uint32_t(dims[3])}};
   }
-  throw bad("expected MxNxK (matmul) or BxHxQxC (softmax)");
+  throw bad("expected MxNxK (matmul), BxHxQxC (softmax) or RxC:K (top-k)");
 }
 
 }  // namespace
 
 void add_bench_ops(CLI::App& bench, Run& run) {
-  auto* command = bench.add_subcommand("ops", "Kernel throughput (matmul GFLOPS, softmax GB/s) and the device's "
+  auto* command = bench.add_subcommand("ops", "Kernel throughput (matmul GFLOPS, softmax and top-k GB/s) and the device's "
                                               "peak FMA GFLOPS (f32, and f16 where the device computes in f16) and copy GB/s");
   static ContextOptions options;
   static uint32_t repeat = 10;
@@ -202,8 +225,8 @@ void add_bench_ops(CLI::App& bench, Run& run) {
   add_device_options(command, options);
   command->add_option("--repeat", repeat, "Dispatches per measured submit (median is reported)")
       ->check(CLI::Range(1, 500));
-  command->add_option("--op", only, "Only these ops")->check(CLI::IsMember({"matmul", "softmax", "peak", "copy"}));
-  command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax");
+  command->add_option("--op", only, "Only these ops")->check(CLI::IsMember({"matmul", "softmax", "topk", "peak", "copy"}));
+  command->add_option("--shape", shapes, "Only these shapes: MxNxK runs that matmul, BxHxQxC that softmax, RxC:K top-k with log-softmax");
   add_precision_option(command, weights, "Matmul B (the weights) stored as f32, f16, bf16, i8 or i16");
   command
       ->add_option_function<std::string>(
@@ -225,6 +248,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
                                   {"matmul", {64, 2048, 512}},  {"matmul", {32, 512, 512}},
                                   {"matmul", {1, 512, 512}},    {"matmul", {1, 2048, 512}},
                                   {"softmax", {8, 16, 64, 64}}, {"softmax", {32, 8, 128, 128}},
+                                  {"topk", {4, 8000, 8, 0}},    {"topk", {32, 58101, 8, 0}},
                                   {"peak", {}},                 {"peak", {16}},  // f32, f16
                                   {"copy", {}}};
       if (!shapes.empty()) cases.clear();
@@ -250,6 +274,7 @@ void add_bench_ops(CLI::App& bench, Run& run) {
         }
         Case c = op == "matmul"    ? matmul_case(context, d[0], d[1], d[2], weights, kernel)
                  : op == "softmax" ? softmax_case(context, d[0], d[1], d[2], d[3])
+                 : op == "topk"    ? topk_case(context, d[0], d[1], d[2])
                  : op == "peak"    ? peak_case(context, d[0] == 16 ? Element::f16 : Element::f32)
                                    : copy_case(context);
         const Timing t = measure(context, c, repeat);

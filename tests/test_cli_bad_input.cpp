@@ -250,6 +250,12 @@ TEST_CASE("cli: bad options: one error naming the option, exit code 2", "[cli]")
       {.name = "bench ops --shape not numbers", .arguments = "bench ops --shape axb", .exit_code = 2,
        .error = {"--shape 'axb'"}},
       {.name = "bench ops --repeat 0", .arguments = "bench ops --repeat 0", .exit_code = 2, .error = {"--repeat"}},
+      {.name = "bench ops --shape top-k of 17", .arguments = "bench ops --shape 4x100:17", .exit_code = 2,
+       .error = {"--shape '4x100:17'", "K from 1 to min(C, 16)"}},
+      {.name = "bench ops --shape top-k of more than the columns", .arguments = "bench ops --shape 4x5:8",
+       .exit_code = 2, .error = {"--shape '4x5:8'", "K from 1"}},
+      {.name = "--cpu-threads past 256", .arguments = "translate --cpu-threads 257 hello", .exit_code = 2,
+       .error = {"--cpu-threads"}},
       {.name = "conformance --op nosuch", .arguments = "conformance --op nosuch", .exit_code = 2,
        .error = {"--op", "nosuch"}},
       // lavapipe has no cooperative matrices: the tuning and the kernel that need them are refused by name.

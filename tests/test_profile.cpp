@@ -353,3 +353,18 @@ TEST_CASE("cli: bench ops measures the f32 and f16 peaks and the copy bandwidth"
   CHECK(variants == std::vector<std::string>{"peak_fma", "peak_fma_f16", "copy"});
   CHECK(report["skipped"].empty());
 }
+
+TEST_CASE("cli: bench ops times a top-k given as RxC:K", "[profile][cli]") {
+  const auto result = testing::run_cli("bench ops --shape 3x1000:8 --json --repeat 1", "");
+  CHECK(result.err.empty());
+  REQUIRE(result.exit_code == 0);
+  std::string out;
+  for (const auto& line : result.out) out += line + "\n";
+  const auto report = nlohmann::json::parse(out);
+  REQUIRE(report["results"].size() == 1);
+  const auto& row = report["results"][0];
+  CHECK(row["op"] == "topk");
+  CHECK(row["shape"] == "3x1000:8");
+  CHECK(row["unit"] == "GB/s");
+  CHECK(row["rate"].get<double>() > 0);
+}
