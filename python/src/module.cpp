@@ -47,7 +47,7 @@ struct TranslationResult {
 class PyTranslator {
  public:
   PyTranslator(const std::filesystem::path& model_path, const py::object& device,
-               const std::optional<std::string>& precision, std::optional<long long> cpu_threads)
+               const std::optional<std::string>& precision, const py::object& cpu_threads)
       : model_path_(model_path) {
     TranslatorOptions options;
     if (py::isinstance<py::bool_>(device)) {
@@ -64,9 +64,13 @@ class PyTranslator {
                                        type_name(device)));
     }
     options.precision = parse_precision(precision);
-    if (cpu_threads) {
-      if (*cpu_threads < 0 || *cpu_threads > 256) throw Error(fmt::format("cpu_threads {}: it is 0 to 256", *cpu_threads));
-      options.cpu_threads = uint32_t(*cpu_threads);
+    if (!cpu_threads.is_none()) {
+      if (py::isinstance<py::bool_>(cpu_threads) || !py::isinstance<py::int_>(cpu_threads)) {
+        throw py::type_error(fmt::format("cpu_threads must be None or an int, not {}", type_name(cpu_threads)));
+      }
+      const auto threads = cpu_threads.cast<long long>();
+      if (threads < 0 || threads > 256) throw Error(fmt::format("cpu_threads {}: it is 0 to 256", threads));
+      options.cpu_threads = uint32_t(threads);
     }
     py::gil_scoped_release release;
     translator_.emplace(model_path, options);
@@ -239,7 +243,7 @@ PYBIND11_MODULE(_vkformer, m) {
 
   py::class_<PyTranslator>(m, "Translator")
       .def(py::init<const std::filesystem::path&, const py::object&, const std::optional<std::string>&,
-                    std::optional<long long>>(),
+                    const py::object&>(),
            py::arg("model_path"), py::arg("device") = py::none(), py::arg("precision") = py::none(),
            py::arg("cpu_threads") = py::none())
       .def_property_readonly("device", &PyTranslator::device_name)

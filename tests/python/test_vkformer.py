@@ -71,6 +71,9 @@ def test_cpu_threads_equals_cli():
     for bad in (-1, 257):
         with pytest.raises(vkformer.Error, match=f"cpu_threads {bad}: it is 0 to 256"):
             vkformer.Translator(str(MODEL), cpu_threads=bad)
+    for bad in (True, 1.0, "0"):
+        with pytest.raises(TypeError, match="cpu_threads must be None or an int"):
+            vkformer.Translator(str(MODEL), cpu_threads=bad)
 
 
 @pytest.mark.parametrize("beam", [None, 1])
