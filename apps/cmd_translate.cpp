@@ -229,6 +229,7 @@ class LineTranslator {
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
         auto encoded = encode_input(translator_, batch[i].text, limit_, with_pieces);
+        check_known_tokens(batch[i], encoded.ids);
         if (encoded.truncated_from) truncated[i] = encoded.truncated_from;
         source_of[i] = sources.size();
         sources.push_back(std::move(encoded.ids));
@@ -310,6 +311,7 @@ class LineTranslator {
           encoded.push_back(encode_input(translator_, sentence, limit_, with_pieces));
         }
         for (auto& e : encoded) {
+          check_known_tokens(batch[i], e.ids);
           sources.push_back(std::move(e.ids));
           pieces.push_back(std::move(e.pieces));
           truncated.push_back(e.truncated_from);
@@ -374,6 +376,27 @@ class LineTranslator {
     fmt::print(stderr, "vkformer: warning: {} {}: {}\n", label_, line.number, message);
   }
 
+  // A model without a SentencePiece model reads tokens separated by spaces, as CTranslate2 does: plain
+  // text given to it is all unknown tokens, and its translation meaningless. Said once, at the first line
+  // with tokens and none of them in the source vocabulary.
+  void check_known_tokens(const InputLine& line, const std::vector<uint32_t>& ids) {
+    const Tokenizer& tokenizer = translator_.tokenizer();
+    if (warned_unknown_ || args_.tokenized || tokenizer.kind() != TokenizerKind::tokens) return;
+    size_t unknown = 0, known = 0;
+    for (uint32_t id : ids) {
+      if (id == tokenizer.unk_id()) {
+        ++unknown;
+      } else if (id != tokenizer.eos_id() && id != tokenizer.bos_id()) {
+        ++known;
+      }
+    }
+    if (unknown == 0 || known > 0) return;
+    warned_unknown_ = true;
+    warn(line, "none of its tokens is in the model's source vocabulary: this model has no SentencePiece model "
+               "(source.spm and target.spm, or sentencepiece.model), so it reads tokens separated by spaces, as "
+               "CTranslate2 does");
+  }
+
   // --on-error fail: every line before it is written, then the error ends the run. skip: an empty line.
   void failed(const InputLine& line, const std::string& message) {
     if (!args_.skip_errors) {
@@ -425,6 +448,7 @@ class LineTranslator {
   const TranslateArgs& args_;
   const std::string label_;  // "line" (stdin) or "argument"
   Progress& progress_;
+  bool warned_unknown_ = false;
   const uint32_t limit_;
   size_t done_ = 0;
 };

@@ -152,3 +152,19 @@ TEST_CASE("cli: --split-sentences translates each sentence of a line on its own 
     CHECK_THAT(usage.err[0], Catch::Contains("--split-sentences"));
   }
 }
+
+TEST_CASE("cli: text given to a model without SentencePiece is warned about once, tokens are not", "[cli]") {
+  const std::string model = fmt::format("--model '{}/ctranslate2/post_relu_shared'", VKFORMER_TEST_DATA);
+  const CliResult text = run_cli(fmt::format("translate {} --beam 1 --max-length 4", model), "Hello world\nGood day\n");
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.size() == 2);
+  REQUIRE(text.err.size() == 1);
+  CHECK_THAT(text.err[0], Catch::StartsWith("vkformer: warning: line 1: none of its tokens is in the model's source "
+                                            "vocabulary") &&
+                              Catch::Contains("reads tokens separated by spaces"));
+
+  const CliResult tokens = run_cli(fmt::format("translate {} --beam 1 --max-length 4", model), "s3 s4 s5\n");
+  CHECK(tokens.exit_code == 0);
+  CHECK(tokens.out.size() == 1);
+  CHECK(tokens.err.empty());
+}
