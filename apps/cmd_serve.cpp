@@ -491,6 +491,12 @@ int run_serve(ServeArgs& args) {
   std::vector<DecodeOptions> decode;
   for (auto& model : models) {
     model.translator = std::make_unique<Engine>(context, resolve_model(model.directory), false, args.precision);
+    // A CTranslate2 directory without one reads tokens separated by spaces: text would come out as unknowns.
+    if (model.translator->tokenizer().kind() == TokenizerKind::tokens) {
+      throw Error(fmt::format("'{}' has no SentencePiece model (source.spm and target.spm, or sentencepiece.model): "
+                              "serve translates text, which it could not tokenize",
+                              model.directory));
+    }
     model.decode = model.translator->model_decode_options();
     if (args.beam) model.decode.beam = *args.beam;
     if (args.length_penalty) model.decode.length_penalty = *args.length_penalty;

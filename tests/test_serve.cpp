@@ -333,4 +333,9 @@ TEST_CASE("serve: bad command lines", "[cli][serve]") {
   CHECK(bad_host.exit_code == 1);
   REQUIRE(bad_host.err.size() == 1);
   CHECK_THAT(bad_host.err[0], Catch::Contains("cannot listen"));
+  const CliResult no_sentencepiece = run_cli(
+      fmt::format("serve --model '{}/ctranslate2/post_relu_shared' --languages en:de --port 0", VKFORMER_TEST_DATA), "");
+  CHECK(no_sentencepiece.exit_code == 1);
+  REQUIRE(no_sentencepiece.err.size() == 1);
+  CHECK_THAT(no_sentencepiece.err[0], Catch::Contains("has no SentencePiece model") && Catch::Contains("serve translates text"));
 }
