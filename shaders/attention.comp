@@ -33,6 +33,9 @@ layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(constant_id = 3) const bool VEC4 = true;  // HEAD_DIM, strides and offsets are multiples of 4
 layout(constant_id = 4) const bool SCORES = false;
 layout(constant_id = 5) const bool PROJECT = false;
+// PROJECT with an f16 weight whose rows start at multiples of 8 elements: each fetch of weight8 takes 8 of
+// a row's elements (CPU drivers pay per texel fetch, and RGBA16F holds 4).
+layout(constant_id = 7) const bool PACKED = false;
 #ifdef LANES
 layout(constant_id = 6) const uint LANE_COUNT = 1;  // a power of two dividing HEAD_DIM / 4 and the subgroup
 #else
@@ -54,6 +57,7 @@ layout(std430, binding = 8) writeonly buffer Out4 { vec4 result4[]; };
 layout(std430, binding = 9) writeonly buffer Scores { float scores[]; };
 layout(binding = 10) uniform textureBuffer weight4;  // PROJECT: f32 or f16 elements, 4 to a texel
 layout(binding = 11) uniform textureBuffer bias4;
+layout(binding = 12) uniform utextureBuffer weight8;  // PACKED: the weight's f16 elements, 8 to a texel
 
 layout(push_constant) uniform Push {
   uint rows, heads, d_model;
@@ -91,7 +95,18 @@ float lanes_sum(float partial) {
 void project(uint part, uint head, uint dim0, uint x_base, out vec4 result[PADDED]) {
   const uint first = part * p.d_model + head * HEAD_DIM + dim0;
   [[unroll]] for (uint i = 0; i <= DIMS / 4; ++i) result[i] = vec4(0.0);
-  if (VEC4) {
+  if (PACKED) {
+    // Two texels of x and one fetch of each weight row per step (d_model is a multiple of 8).
+    const uint row8 = p.d_model / 8u, w_base = (p.weight_offset + first * p.d_model) / 8u;
+    for (uint u = 0; u < row8; ++u) {
+      const vec4 x = texelFetch(q4, int(x_base / 4u + 2u * u)), x_next = texelFetch(q4, int(x_base / 4u + 2u * u + 1u));
+      [[unroll]] for (uint i = 0; i < DIMS; ++i) {
+        const uvec4 w = texelFetch(weight8, int(w_base + i * row8 + u));
+        result[i / 4][i % 4] += dot(vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), x) +
+                                dot(vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)), x_next);
+      }
+    }
+  } else if (VEC4) {
     const uint w_base = (p.weight_offset + first * p.d_model) / 4u;
     for (uint u = 0; u < p.d_model / 4u; ++u) {
       const vec4 x = texelFetch(q4, int(x_base / 4u + u));

@@ -144,7 +144,9 @@ Result run(Context& context, const Shape& s) {
   Sequence sequence(context, "conformance attention", true);
   run_once(context, sequence, [&](Sequence& seq) { record_attention(seq, context, args); });
   const std::string projection =
-      s.project ? fmt::format(" projected {}{}", element_name(s.weight), s.weight_lead ? " unaligned" : "") : "";
+      s.project ? fmt::format(" projected {}{}", element_name(s.weight),
+                                  s.weight_lead % 4 ? " unaligned" : s.weight_lead ? fmt::format(" at {}", s.weight_lead) : "")
+                : "";
   const std::string name = (s.cross ? fmt::format("cross r{} h{} d{} {}{} S{}", s.rows, s.heads, s.head_dim,
                                                   s.by_row ? "rows/sentence " : "beam", s.beam, s.source_capacity) +
                                           (s.scores ? " scores" : "")
@@ -215,7 +217,8 @@ std::vector<Case> attention_cases() {
   };
   // The decoder's attention with its query (self: query, key and value) projection, from f32 and f16
   // weights: head_dim 4 to 132, d_model 15 and 21 (element loads), rows 1 to 33, more keys and head
-  // elements than a GPU workgroup has invocations, a weight starting off a texel.
+  // elements than a GPU workgroup has invocations, a weight starting off a texel, and one starting 4
+  // elements in (vec4 loads, but no 8-element ones of an f16 weight).
   const std::vector<Shape> projected{
       {.cross = false, .rows = 1, .heads = 1, .head_dim = 4, .step = 0, .capacity = 1},
       {.cross = false, .rows = 3, .heads = 2, .head_dim = 12, .step = 5, .capacity = 9},
@@ -225,6 +228,7 @@ std::vector<Case> attention_cases() {
       {.cross = false, .rows = 33, .heads = 8, .head_dim = 64, .step = 40, .capacity = 41},
       {.cross = false, .rows = 3, .heads = 2, .head_dim = 96, .step = 150, .capacity = 160},
       {.cross = false, .rows = 6, .heads = 4, .head_dim = 8, .step = 9, .capacity = 12, .weight_lead = 1},
+      {.cross = false, .rows = 2, .heads = 2, .head_dim = 8, .step = 3, .capacity = 4, .weight_lead = 4},
       {.cross = true, .rows = 1, .heads = 1, .head_dim = 4, .beam = 1, .source_capacity = 1, .lengths = {1}},
       {.cross = true, .rows = 4, .heads = 2, .head_dim = 12, .beam = 1, .source_capacity = 13, .lengths = {0, 1, 7, 13}},
       {.cross = true, .rows = 8, .heads = 4, .head_dim = 8, .beam = 4, .source_capacity = 29, .lengths = {29, 3}},
@@ -233,6 +237,8 @@ std::vector<Case> attention_cases() {
       {.cross = true, .rows = 4, .heads = 2, .head_dim = 132, .beam = 2, .source_capacity = 70, .lengths = {70, 65}},
       {.cross = true, .rows = 9, .heads = 3, .head_dim = 12, .beam = 3, .source_capacity = 10, .lengths = {10, 4, 0},
        .weight_lead = 1},
+      {.cross = true, .rows = 3, .heads = 2, .head_dim = 12, .beam = 1, .source_capacity = 9, .lengths = {9, 3, 1},
+       .weight_lead = 4},
   };
   for (const auto& shape : projected) {
     for (const Element weight : {Element::f32, Element::f16}) {

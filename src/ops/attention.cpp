@@ -61,30 +61,35 @@ void record_attention(Sequence& sequence, Context& context, const AttentionArgs&
   // Lanes split the projection, which dominates a projecting kernel; without one, each lane's share of a key
   // is a few loads against a whole online-softmax update, and batch 32 ran slower so.
   const uint32_t lanes = per_workgroup || !project ? 1 : attention_lanes(context, a.head_dim, wg);
-  // q4, kv4, cache4 (attention.comp), weight4 and bias4.
-  constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 5) | (1u << 10) | (1u << 11);
+  // An f16 projection whose rows start at multiples of 8 elements: attention.comp reads it 8 elements to a
+  // fetch (PACKED).
+  const bool packed = project && !per_workgroup && vec4 && a.weight.buffer->element() == Element::f16 &&
+                      a.weight.offset % 8 == 0 && a.d_model % 8 == 0 && a.weight.buffer->uint_view();
+  // q4, kv4, cache4 (attention.comp), weight4, bias4 and weight8 (attention_wg.comp reads no weight8).
+  constexpr uint32_t kTexelBindings = (1u << 1) | (1u << 3) | (1u << 5) | (1u << 10) | (1u << 11) | (1u << 12);
   std::vector<uint32_t> specialization{wg, a.cross, a.head_dim};
   if (!per_workgroup) specialization.push_back(vec4);
   specialization.push_back(scores);
   if (project || lanes > 1) specialization.push_back(project);
   if (per_workgroup && project) specialization.push_back(vec4);  // attention_wg's VEC4 only applies to the projection
-  if (lanes > 1) specialization.push_back(lanes);                  // LANE_COUNT, constant 6 of attention_lanes
+  if (lanes > 1 || packed) specialization.push_back(lanes);       // LANE_COUNT, constant 6 of attention_lanes
+  if (packed) specialization.push_back(1);                          // PACKED, constant 7 of attention.comp
   const std::string_view shader = per_workgroup ? "attention_wg" : lanes > 1 ? "attention_lanes" : "attention";
-  const Kernel& kernel = context.kernel({.shader = std::string(shader), .bindings = 12,
-                                         .texel_bindings = kTexelBindings, .push_constant_bytes = sizeof(Push),
-                                         .specialization = specialization});
+  const Kernel& kernel = context.kernel({.shader = std::string(shader), .bindings = 13,
+                                         .texel_bindings = kTexelBindings, .uint_texel_bindings = 1u << 12,
+                                         .push_constant_bytes = sizeof(Push), .specialization = specialization});
   const Push push{a.rows, a.heads, a.d_model, a.q.offset, a.q_stride, a.kv.offset, a.kv_stride, a.capacity,
                   a.step_index, a.trace_offset, a.sentence_offset, a.rows_per_sentence, a.length_offset,
                   a.source_capacity, a.out.offset, a.out_stride, a.scale, a.scores.offset, a.weight.offset,
                   a.bias.offset};
   // Without scores, binding 9 takes the output buffer (never written there) rather than a dummy; without a
-  // projection, bindings 10 and 11 take q's (never read).
+  // projection, bindings 10 to 12 take q's (never read).
   const Buffer* scores_buffer = scores ? a.scores.buffer : a.out.buffer;
   const Buffer* weight = project ? a.weight.buffer : a.q.buffer;
   const Buffer* bias = project ? a.bias.buffer : a.q.buffer;
   sequence.dispatch(kernel,
                     {a.q.buffer, a.q.buffer, kv, kv, cache, cache, a.state, a.out.buffer, a.out.buffer,
-                     scores_buffer, weight, bias},
+                     scores_buffer, weight, bias, weight},
                     push,
                     per_workgroup ? std::array<uint32_t, 3>{a.heads, a.rows, 1}
                                   : groups_for(uint64_t(a.rows) * a.heads * lanes, wg),

@@ -81,7 +81,7 @@ const std::vector<KernelBindings>& kernel_bindings() {
       {"matmul", 4, 4},         {"matmul_lanes", 4, 4},  {"matmul_tiled", 4, 4}, {"matmul_gemv", 4, 4},
       {"matmul_gemv_lanes", 4, 4}, {"matmul_norm", 8, 4},
       {"matmul_tiled_norm", 8, 4}, {"matmul_gemv_norm", 8, 4}, {"layer_norm", 6, 4},
-      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 5}, {"attention_lanes", 7, 5}, {"attention_wg", 7, 5}, {"softmax", 3, 0}, {"argmax", 3, 1},
+      {"layer_norm_nosubgroup", 6, 4}, {"attention", 7, 6}, {"attention_lanes", 7, 6}, {"attention_wg", 7, 6}, {"softmax", 3, 0}, {"argmax", 3, 1},
       {"topk", 3, 1},           {"elementwise", 3, 0},  {"embed_position", 4, 1}, {"logits_edit", 3, 0},
       {"encoder_attention", 3, 0}, {"matmul_coopmat", 4, 0},
   };
