@@ -179,12 +179,13 @@ Entry parse_shape(const std::string& text) {
   const auto bad = [&](const char* why) { return UsageError(fmt::format("--shape '{}': {}", text, why)); };
   if (const size_t colon = text.find(':'); colon != std::string::npos) {
     const Entry rows_cols = parse_shape(text.substr(0, colon) + "x1");  // RxCx1: a matmul's checks
-    const std::string k = text.substr(colon + 1);
-    if (k.empty() || k.size() > 2 || k.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(k) == 0 || std::stoul(k) > kMaxTopK || std::stoul(k) > rows_cols.dims[1]) {
+    const std::string digits = text.substr(colon + 1);
+    const bool number = !digits.empty() && digits.size() <= 2 && digits.find_first_not_of("0123456789") == std::string::npos;
+    const uint32_t k = number ? uint32_t(std::stoul(digits)) : 0;
+    if (k == 0 || k > kMaxTopK || k > rows_cols.dims[1]) {
       throw bad(fmt::format("top-k: expected RxC:K with K from 1 to min(C, {})", kMaxTopK).c_str());
     }
-    return {"topk", {rows_cols.dims[0], rows_cols.dims[1], uint32_t(std::stoul(k)), 0}};
+    return {"topk", {rows_cols.dims[0], rows_cols.dims[1], k, 0}};
   }
   std::vector<uint64_t> dims;
   for (size_t begin = 0; begin <= text.size();) {
